@@ -1,0 +1,1 @@
+"""ParkPatrol maps package."""

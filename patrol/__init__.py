@@ -1,0 +1,1 @@
+"""ParkPatrol patrol package."""

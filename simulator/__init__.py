@@ -1,0 +1,1 @@
+"""ParkPatrol simulator package."""

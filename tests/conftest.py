@@ -1,0 +1,49 @@
+"""Fixtures shared by every test: a private Mosquitto per session, the shared/ data folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from patrol.broker import BrokerEndpoint, MosquittoProcess, mosquitto_binary
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"
+IN_CI = bool(os.environ.get("CI"))
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with `reason` when `condition` is false; in CI (CI set) fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the checkout (VDA 5050 schemas, patrol benchmark graphs)."""
+    need(SHARED_DIR.is_dir(), f"{SHARED_DIR} is absent (a user's clone has no ../shared)")
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def mosquitto_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoProcess]:
+    """A private Mosquitto on a free port with persistence on, for the whole test session."""
+    need(mosquitto_binary() is not None, "mosquitto is not installed (apt-get install mosquitto)")
+    proc = MosquittoProcess(data_dir=tmp_path_factory.mktemp("mosquitto"))
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(mosquitto_proc: MosquittoProcess) -> BrokerEndpoint:
+    """Endpoint of the session's private Mosquitto."""
+    return mosquitto_proc.endpoint
