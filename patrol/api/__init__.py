@@ -1,0 +1,1 @@
+"""HTTP API of the control service (FastAPI): REST, WebSocket, OpenAPI."""
