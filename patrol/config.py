@@ -183,19 +183,21 @@ def _format_errors(err: ValidationError, source: str, text: str | None) -> str:
     return "invalid configuration:\n  " + "\n  ".join(parts)
 
 
-def load_settings(path: Path | str | None = None, overrides: Mapping[str, Any] | None = None,
+def load_settings(path: Path | str | Literal[False] | None = None, overrides: Mapping[str, Any] | None = None,
                   env: Mapping[str, str] | None = None) -> Settings:
     """Read the TOML file (if any), the environment and `overrides` into validated `Settings`.
 
-    `path` None means `$PARKPATROL_CONFIG`, else `./parkpatrol.toml` when it exists.
+    `path` None means `$PARKPATROL_CONFIG`, else `./parkpatrol.toml` when it exists; False: no file.
     Raises `ConfigError` naming the key, file and line of every problem.
     """
     environ = os.environ if env is None else env
     explicit = path is not None or CONFIG_ENV in environ
-    file = Path(path if path is not None else environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+    file = Path(path if path else environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
     data: dict[str, Any] = {}
     text: str | None = None
-    if file.exists():
+    if path is False:
+        pass
+    elif file.exists():
         text = file.read_text(encoding="utf-8")
         try:
             data = tomllib.loads(text)
