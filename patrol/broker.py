@@ -196,9 +196,7 @@ async def amqtt_broker(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[
     port = port or free_port(host)
     config: dict[str, Any] = {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 0}},
-        "sys_interval": 0,
-        "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
-        "topic-check": {"enabled": False},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
     broker = Broker(config)
     await broker.start()
