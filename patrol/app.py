@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from maps import load_park, sample_park_path
+from maps import Park, load_park, sample_park_path
 from patrol import topics
 from patrol.api import core
 from patrol.auth import AuthService
@@ -31,7 +31,7 @@ from patrol.bus import BrokerAddress, MqttBus, TlsFiles
 from patrol.config import Settings
 from patrol.fleet.commands import RobotCommander
 from patrol.fleet.registry import RobotKind, RobotRegistry, RobotStatus
-from patrol.fleet.state import FleetState, RobotChange
+from patrol.fleet.state import FleetState, RobotChange, RobotLive
 from patrol.live import LiveHub
 from patrol.runtime import Runtime
 from patrol.store.db import Store
@@ -71,9 +71,18 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def _robot_changed(live: LiveHub) -> Callable[[RobotChange], None]:
+def robot_view(park: Park, robot: RobotLive) -> dict[str, Any]:
+    """A robot as the console and API show it: the live state plus WGS84 position."""
+    d = robot.public()
+    d["lat"] = d["lon"] = None
+    if robot.x is not None and robot.y is not None:
+        d["lat"], d["lon"] = park.to_wgs84(robot.x, robot.y)
+    return d
+
+
+def _robot_changed(live: LiveHub, park: Park) -> Callable[[RobotChange], None]:
     def on_change(change: RobotChange) -> None:
-        live.mark("robots", change.after.robot_id, change.after.public())
+        live.mark("robots", change.after.robot_id, robot_view(park, change.after))
 
     return on_change
 
@@ -149,10 +158,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
             rt = Runtime(settings=settings, clock=clk, store=store, auth=auth, park=park, broker=endpoint, bus=bus,
                          registry=registry, fleet=fleet, commander=commander, live=LiveHub(
                              lambda: {"robots": fleet.snapshot()}, clk))
-            snapshot_parts: dict[str, Callable[[], Any]] = {"robots": fleet.snapshot}
+            snapshot_parts: dict[str, Callable[[], Any]] = {
+                "robots": lambda: [robot_view(park, r) for r in sorted(fleet.robots.values(),
+                                                                       key=lambda r: r.robot_id)]}
             rt.extras["snapshot_parts"] = snapshot_parts
             rt.live.snapshot = lambda: {k: f() for k, f in snapshot_parts.items()}
-            fleet.listen(_robot_changed(rt.live))
+            fleet.listen(_robot_changed(rt.live, park))
             for pattern, qos in service_subscriptions(settings.broker.vda_interface):
                 bus.subscribe(pattern, fleet.handle, qos)
             loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt)]

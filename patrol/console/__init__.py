@@ -1,0 +1,1 @@
+"""Security staff console: static web assets served at /console/."""
