@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,3 +47,42 @@ def mosquitto_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquit
 def broker(mosquitto_proc: MosquittoProcess) -> BrokerEndpoint:
     """Endpoint of the session's private Mosquitto."""
     return mosquitto_proc.endpoint
+
+
+POSTGRES_ADMIN_URL = os.environ.get("PARKPATROL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _test_db_kind() -> str:
+    """`sqlite` (default) or `postgresql` (PARKPATROL_TEST_DB=postgresql: the suite's PostgreSQL pass)."""
+    return os.environ.get("PARKPATROL_TEST_DB", "sqlite")
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database for one test: SQLite in tmp_path, or a new PostgreSQL database."""
+    if _test_db_kind() != "postgresql":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    import secrets
+
+    import asyncpg
+
+    name = f"pp_test_{secrets.token_hex(6)}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    except (OSError, asyncpg.PostgresError) as e:
+        need(False, f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {e}")
+        raise
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -44,8 +44,9 @@ async def _eventually(pred: object, within: float = 5.0) -> None:
     raise AssertionError("condition not reached")
 
 
-async def test_robot_state_becomes_visible_and_bad_input_is_counted(tmp_path: Path, broker: BrokerEndpoint) -> None:
-    settings = service_settings(tmp_path, broker)
+async def test_robot_state_becomes_visible_and_bad_input_is_counted(tmp_path: Path, broker: BrokerEndpoint,
+                                                                    database_url: str) -> None:
+    settings = service_settings(tmp_path, broker, database_url)
     async with running_service(settings) as svc:
         rt = svc.runtime
         await rt.registry.add("acme", "dog-1", RobotKind.PATROL_DOG)
@@ -78,8 +79,8 @@ async def test_robot_state_becomes_visible_and_bad_input_is_counted(tmp_path: Pa
         assert health.json()["components"]["broker"]["ok"] is True
 
 
-async def test_roles_and_login(tmp_path: Path, broker: BrokerEndpoint) -> None:
-    async with running_service(service_settings(tmp_path, broker)) as svc:
+async def test_roles_and_login(tmp_path: Path, broker: BrokerEndpoint, database_url: str) -> None:
+    async with running_service(service_settings(tmp_path, broker, database_url)) as svc:
         assert (await svc.client.get("/api/robots")).status_code == 401
         viewer = await svc.login_as(Role.VIEWER)
         operator = await svc.login_as(Role.OPERATOR)
