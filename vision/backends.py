@@ -1,0 +1,148 @@
+"""Inference backends: each runs a (N, 3, H, W) float32 batch and returns the raw YOLO head output.
+
+The raw output has shape (N, 4 + classes, anchors): centre x, centre y, width, height in input
+pixels, then one score per class. Pre- and post-processing are shared (see `vision.detector`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from vision.models import ExportCache, ModelError, load_yolo
+
+log = logging.getLogger(__name__)
+
+Batch = npt.NDArray[np.float32]
+
+BACKEND_ORDER = ("openvino", "onnxruntime", "pytorch")
+
+
+class Backend(Protocol):
+    name: str
+    class_names: list[str]
+
+    def run(self, batch: Batch) -> Batch:
+        """Raw head output for a batch."""
+        ...
+
+
+def _threads() -> int:
+    return max(1, int(os.environ.get("PARKPATROL_VISION_THREADS", "0")) or (os.cpu_count() or 1))
+
+
+def _names_of(yolo: Any) -> list[str]:
+    names = yolo.names
+    return [str(names[i]) for i in sorted(names)] if isinstance(names, dict) else [str(n) for n in names]
+
+
+class PyTorchBackend:
+    """The ultralytics model's own torch module, fused, in inference mode."""
+
+    name = "pytorch"
+
+    def __init__(self, weights: Path) -> None:
+        import torch
+
+        yolo = load_yolo(weights)
+        self.class_names = _names_of(yolo)
+        self._torch = torch
+        torch.set_num_threads(_threads())
+        module = yolo.model
+        module.fuse(verbose=False) if hasattr(module, "fuse") else None
+        self._module = module.float().eval()
+
+    def run(self, batch: Batch) -> Batch:
+        with self._torch.inference_mode():
+            out = self._module(self._torch.from_numpy(batch))
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        result: Batch = out.float().cpu().numpy()
+        return result
+
+
+class OnnxRuntimeBackend:
+    """ONNX Runtime on the CPU, running a dynamic-shape ONNX export."""
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: Path, class_names: list[str]) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = _threads()
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self.class_names = class_names
+
+    def run(self, batch: Batch) -> Batch:
+        out = self._session.run(None, {self._input: batch})[0]
+        result: Batch = np.asarray(out, dtype=np.float32)
+        return result
+
+
+class OpenVinoBackend:
+    """OpenVINO on the CPU, latency hint, running a dynamic-shape IR export."""
+
+    name = "openvino"
+
+    def __init__(self, ir_dir: Path, class_names: list[str], precision: str = "f32") -> None:
+        import openvino as ov
+
+        xml = next(iter(sorted(ir_dir.glob("*.xml"))), None)
+        if xml is None:
+            raise ModelError(f"{ir_dir}: no OpenVINO .xml model inside; delete the folder to re-export")
+        core = ov.Core()
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
+        if "PARKPATROL_VISION_THREADS" in os.environ:
+            config["INFERENCE_NUM_THREADS"] = _threads()
+        self._compiled = core.compile_model(core.read_model(xml), "CPU", config)
+        self._request = self._compiled.create_infer_request()
+        self.class_names = class_names
+
+    def run(self, batch: Batch) -> Batch:
+        self._request.infer({0: batch})
+        result: Batch = np.asarray(self._request.get_output_tensor(0).data, dtype=np.float32).copy()
+        return result
+
+
+def class_names_of(weights: Path) -> list[str]:
+    return _names_of(load_yolo(weights))
+
+
+def open_backend(
+    choice: str, weights: Path, data_dir: Path, attempts: list[str] | None = None
+) -> Backend:
+    """Open backend `choice` ("auto" tries OpenVINO, ONNX Runtime, then PyTorch).
+
+    Each failed attempt is logged and appended to `attempts` as "name: reason".
+    """
+    if choice not in ("auto", *BACKEND_ORDER):
+        raise ModelError(f"unknown detector backend {choice!r}; choose auto, {', '.join(BACKEND_ORDER)}")
+    order = BACKEND_ORDER if choice == "auto" else (choice,)
+    notes = attempts if attempts is not None else []
+    names: list[str] | None = None
+    cache: ExportCache | None = None
+    for name in order:
+        try:
+            if name == "pytorch":
+                return PyTorchBackend(weights)
+            if weights.suffix not in (".pt", ".pth"):
+                raise ModelError(f"{weights}: export needs ultralytics .pt weights")
+            cache = cache or ExportCache(data_dir, weights)
+            names = names or class_names_of(weights)
+            if name == "openvino":
+                return OpenVinoBackend(cache.export("openvino"), names)
+            return OnnxRuntimeBackend(cache.export("onnx"), names)
+        except Exception as exc:  # any failure means: try the next backend
+            if choice != "auto":
+                raise ModelError(f"detector backend {name} unavailable: {exc}") from exc
+            log.warning("detector backend %s unavailable, falling back: %s", name, exc)
+            notes.append(f"{name}: {exc}")
+    raise ModelError(f"no detector backend could load {weights}: {'; '.join(notes)}")

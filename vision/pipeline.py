@@ -1,0 +1,228 @@
+"""One camera's processing: motion gate -> (detector, run by the caller) -> tracker -> rules -> events.
+
+The caller (the runtime or the benchmark) asks `plan()` which regions to detect on, runs the shared
+detector over all cameras' regions at once, then hands each camera its detections in `ingest()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from vision.config import CameraSpec
+from vision.detector import Region
+from vision.events import EventState, MapPosition, OpenEvent, VisionEvent, changed_enough
+from vision.geometry import Homography
+from vision.motion import MotionConfig, MotionGate, expand_region, merge_boxes
+from vision.rules import RuleEngine
+from vision.snapshots import SnapshotStore
+from vision.tracking import ObjectTracker, TrackedObject, TrackerConfig
+from vision.types import Box, Detection, Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    motion_gating: bool = True
+    track_fps: float = 1.0
+    """Re-detection rate around known tracks when nothing moves."""
+    full_frame_fraction: float = 0.45
+    end_grace: float = 2.0
+    snapshot_interval: float = 1.0
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    detect_runs: int = 0
+    skipped_no_motion: int = 0
+    skipped_fps_cap: int = 0
+    events: int = 0
+
+
+class CameraPipeline:
+    """Stateful processing of one camera's frames (not thread-safe: one caller at a time)."""
+
+    def __init__(self, spec: CameraSpec, labels: list[str], snapshots: SnapshotStore | None = None,
+                 config: PipelineConfig | None = None) -> None:
+        self.spec = spec
+        self.labels = labels
+        self.config = config or PipelineConfig()
+        self.snapshots = snapshots
+        self.gate = MotionGate(self.config.motion)
+        self.rules = RuleEngine(spec.zones, spec.rules, spec.homography)
+        self.tracker: ObjectTracker | None = None
+        self.stats = PipelineStats()
+        self._last_detect = float("-inf")
+        self._open: dict[str, OpenEvent] = {}
+        self._snap_time: dict[str, float] = {}
+        self._snap_score: dict[str, float] = {}
+
+    # -- planning ---------------------------------------------------------------------------------
+    def plan(self, frame: Frame, now: float) -> list[Region | None] | None:
+        """Regions to detect on in this frame (None in the list = whole frame), or None to skip."""
+        self.stats.frames += 1
+        h, w = frame.shape[:2]
+        motion = self.gate.update(frame) if self.config.motion_gating else None
+        since = now - self._last_detect
+        if since < 1.0 / self.spec.detect_fps:
+            self.stats.skipped_fps_cap += 1
+            return None
+        if motion is None:
+            return self._detect_at(now, [None])
+        tracks = self.tracker.active() if self.tracker else []
+        boxes: list[tuple[float, float, float, float]] = [
+            (r.x, r.y, r.x + r.w, r.y + r.h) for r in motion.regions]
+        if tracks and (motion.moving or since >= 1.0 / self.config.track_fps):
+            boxes += [(o.box.x1, o.box.y1, o.box.x2, o.box.y2) for o in tracks]
+        if not boxes:
+            if since >= self.spec.keepalive_s:
+                return self._detect_at(now, [None])
+            self.stats.skipped_no_motion += 1
+            return None
+        grown = [expand_region(Region(round(a), round(b), round(c - a), round(d - b)), w, h)
+                 for a, b, c, d in boxes]
+        merged = merge_boxes([(r.x, r.y, r.x + r.w, r.y + r.h) for r in grown], 0.0)
+        area = sum((c - a) * (d - b) for a, b, c, d in merged)
+        if area >= self.config.full_frame_fraction * w * h:
+            return self._detect_at(now, [None])
+        return self._detect_at(now, [Region(round(a), round(b), round(c - a), round(d - b))
+                                     for a, b, c, d in merged])
+
+    def _detect_at(self, now: float, regions: list[Region | None]) -> list[Region | None]:
+        self._last_detect = now
+        self.stats.detect_runs += 1
+        return regions
+
+    # -- ingest -----------------------------------------------------------------------------------
+    def ingest(self, frame: Frame, detections: list[Detection], now: float) -> list[VisionEvent]:
+        """Track this frame's detections, evaluate rules, return the events to publish."""
+        if self.tracker is None:
+            self.tracker = ObjectTracker(self.spec.id, (frame.shape[1], frame.shape[0]), self.config.tracker)
+        dets = dedupe(detections)
+        seen = self.tracker.update(dets, now, self.labels)
+        gone = {o.id for o in self.tracker.expire(now)}
+        return self._events(frame, seen, gone, now)
+
+    def idle(self, now: float) -> list[VisionEvent]:
+        """Called for frames without detection: ends events whose objects expired."""
+        if self.tracker is None:
+            return []
+        gone = {o.id for o in self.tracker.expire(now)}
+        return self._events(None, [], gone, now) if (gone or self._open) else []
+
+    def homography(self) -> Homography | None:
+        if self.spec.robot is not None:
+            pose = self.spec.robot.pose()
+            return self.spec.robot.camera.homography(*pose) if pose is not None else None
+        return self.spec.homography
+
+    def _events(self, frame: Frame | None, seen: list[TrackedObject], gone: set[str],
+                now: float) -> list[VisionEvent]:
+        assert self.tracker is not None
+        objects = self.tracker.active()
+        if self.spec.robot is not None:
+            self.rules.homography = self.homography()
+        ev = self.rules.evaluate(objects, now)
+        seen_ids = {o.id for o in seen}
+        out: list[VisionEvent] = []
+        for obj in objects:
+            hits = ev.hits.get(obj.id)
+            if not hits:
+                continue
+            rules = sorted({r.name for r in hits})
+            if frame is not None and obj.id in seen_ids:
+                self._maybe_snapshot(obj, frame, now)
+            state = self._state(obj, rules, ev.zones.get(obj.id, []), now)
+            out += self._emit(obj.id, state, now)
+        for crowd in ev.crowd:
+            members = [o for o in objects if o.id in crowd.object_ids]
+            key = f"{self.spec.id}-{crowd.rule.name}"
+            opened = self._open.get(key)
+            box = Box(min(o.box.x1 for o in members), min(o.box.y1 for o in members),
+                      max(o.box.x2 for o in members), max(o.box.y2 for o in members))
+            score = sum(o.score for o in members) / len(members)
+            eid = opened.state.id if opened else f"{now:.3f}-{key}"
+            if frame is not None and (opened is None or not self._snap_time.get(eid)):
+                self._save_snapshot(eid, frame, box, "crowd", score, now)
+            state = EventState(
+                id=eid, camera=self.spec.id, label="crowd", sub_label=str(len(members)), score=score,
+                top_score=max(score, opened.state.top_score if opened else 0.0), box=box.as_list(),
+                area=round(box.area), zones=[crowd.rule.zone] if crowd.rule.zone else [],
+                current_zones=[crowd.rule.zone] if crowd.rule.zone else [], rules=[crowd.rule.name],
+                start_time=opened.state.start_time if opened else now,
+                has_snapshot=self._has_snapshot(eid), robot=self._robot_id(),
+            )
+            out += self._emit(key, state, now)
+        for key, opened in list(self._open.items()):
+            obj_gone = key in gone
+            if obj_gone or now - opened.last_hit > self.config.end_grace:
+                end = opened.state.model_copy(update={
+                    "end_time": now, "has_snapshot": self._has_snapshot(opened.state.id)})
+                out.append(VisionEvent(type="end", before=opened.state, after=end))
+                del self._open[key]
+                self._snap_time.pop(opened.state.id, None)
+                self._snap_score.pop(opened.state.id, None)
+        self.stats.events += len(out)
+        return out
+
+    def _emit(self, key: str, state: EventState, now: float) -> list[VisionEvent]:
+        opened = self._open.get(key)
+        if opened is None:
+            self._open[key] = OpenEvent(state, now, now, list(state.zones))
+            return [VisionEvent(type="new", before=state, after=state)]
+        zones = opened.zones_seen + [z for z in state.current_zones if z not in opened.zones_seen]
+        state = state.model_copy(update={"zones": zones, "start_time": opened.state.start_time})
+        opened.last_hit = now
+        opened.zones_seen = zones
+        if changed_enough(opened.state, state):
+            before, opened.state, opened.last_sent = opened.state, state, now
+            return [VisionEvent(type="update", before=before, after=state)]
+        return []
+
+    def _state(self, obj: TrackedObject, rules: list[str], zones: list[str], now: float) -> EventState:
+        hom = self.rules.homography
+        ground = hom.to_ground(*obj.box.foot) if hom is not None else None
+        return EventState(
+            id=obj.id, camera=self.spec.id, label=obj.label, score=round(obj.score, 4),
+            top_score=round(obj.top_score, 4), box=obj.box.as_list(), area=round(obj.box.area),
+            zones=list(zones), current_zones=list(zones), rules=rules, start_time=obj.first_seen,
+            has_snapshot=self._has_snapshot(obj.id), stationary=obj.stationary,
+            position=MapPosition(x=round(ground[0], 3), y=round(ground[1], 3)) if ground else None,
+            robot=self._robot_id(),
+        )
+
+    def _robot_id(self) -> str | None:
+        return self.spec.robot.robot_id if self.spec.robot else None
+
+    def _has_snapshot(self, event_id: str) -> bool:
+        return event_id in self._snap_time
+
+    def _maybe_snapshot(self, obj: TrackedObject, frame: Frame, now: float) -> None:
+        last = self._snap_time.get(obj.id)
+        better = obj.score > self._snap_score.get(obj.id, -1.0)
+        if last is None or (better and now - last >= self.config.snapshot_interval):
+            self._save_snapshot(obj.id, frame, obj.box, obj.label, obj.score, now)
+
+    def _save_snapshot(self, eid: str, frame: Frame, box: Box, label: str, score: float, now: float) -> None:
+        if self.snapshots is None:
+            return
+        try:
+            self.snapshots.save(eid, frame, box, label, score)
+        except (OSError, ValueError) as exc:
+            log.warning("camera %s: snapshot of %s not saved: %s", self.spec.id, eid, exc)
+            return
+        self._snap_time[eid] = now
+        self._snap_score[eid] = score
+
+
+def dedupe(dets: list[Detection], iou: float = 0.6) -> list[Detection]:
+    """Drop detections overlapping a higher-scored one (the same object seen in two regions)."""
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if all(d.box.iou(k.box) < iou for k in kept):
+            kept.append(d)
+    return kept
