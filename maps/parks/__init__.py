@@ -1,0 +1,1 @@
+"""Shipped park maps (GeoJSON) and the scripts that generate them deterministically."""
