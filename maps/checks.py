@@ -26,9 +26,17 @@ def _ids(items: list[str], limit: int = 8) -> str:
 
 
 def check_graph(
-    waypoints: Mapping[str, Waypoint], paths: Mapping[str, Path], pois: Mapping[str, Poi], index_of: IndexOf
+    waypoints: Mapping[str, Waypoint],
+    paths: Mapping[str, Path],
+    pois: Mapping[str, Poi],
+    index_of: IndexOf,
+    broken: frozenset[str] | set[str] = frozenset(),
 ) -> list[Problem]:
-    """Disconnected components, one-way traps, POI entrances off the main network."""
+    """Disconnected components, one-way traps, POI entrances off the main network.
+
+    Components touching a waypoint in `broken` (named by a path that failed validation) are not
+    reported: they are a consequence of that path's problem, reported already.
+    """
     problems: list[Problem] = []
     if not waypoints:
         return problems
@@ -48,12 +56,14 @@ def check_graph(
     )
     main = set(components[0])
     for component in components[1:]:
+        if broken.intersection(component):
+            continue
         problems.append(_problem(
             index_of, "waypoint", component[0],
             f"disconnected graph component: waypoint(s) {_ids(component)} cannot be reached from the main "
             f"network of {len(main)} waypoints; add a path joining them or remove them",
         ))
-    if len(components) == 1 and not nx.is_strongly_connected(directed):
+    if len(components) == 1 and not broken and not nx.is_strongly_connected(directed):
         strong = sorted(nx.strongly_connected_components(directed), key=len, reverse=True)
         for component in strong[1:]:
             members = sorted(component, key=order.__getitem__)

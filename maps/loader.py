@@ -195,7 +195,10 @@ def _read_geometry(
     for k, position in enumerate(positions):
         lonlat = valid_lon_lat(position)
         if lonlat is None:
-            problems.add(f"position {k} {position!r} is not [lon, lat] in range", index, fid, "geometry")
+            hint = ""
+            if isinstance(position, list) and len(position) >= 2 and valid_lon_lat(position[1::-1]):
+                hint = " (GeoJSON order is [lon, lat]; are they swapped?)"
+            problems.add(f"position {k} {position!r} is not [lon, lat] in range{hint}", index, fid, "geometry")
             return None
         x, y = frame.to_local(lonlat[1], lonlat[0])
         distance = math.hypot(x, y)
@@ -234,6 +237,7 @@ def _build(
     features: list[_Feature],
     problems: _Problems,
 ) -> Park | None:
+    declared = _declared_ids(doc)
     seen: dict[tuple[str, str], int] = {}
     unique: list[_Feature] = []
     for f in features:
@@ -251,12 +255,14 @@ def _build(
         problems.add(reason, f.index, f.props.id, prop)
 
     waypoints = {f.props.id: _waypoint(f, frame) for f in of("waypoint")}
-    paths = _collect(of("path"), lambda f: _path(f, waypoints, add))
+    bad_wp = declared.get("waypoint", set()) - set(waypoints)  # broken themselves: reported already
+    paths = _collect(of("path"), lambda f: _path(f, waypoints, bad_wp, add))
     zones = _collect(of("zone"), lambda f: _zone(f, timezone, add))
-    pois = _collect(of("poi"), lambda f: _poi(f, waypoints, timezone, add))
-    checkpoints = _collect(of("checkpoint"), lambda f: _checkpoint(f, waypoints, add))
-    chargers = _collect(of("charger"), lambda f: _charger(f, waypoints, add))
-    sensors = _collect(of("sensor"), lambda f: _sensor(f, zones, add))
+    bad_zones = declared.get("zone", set()) - set(zones)
+    pois = _collect(of("poi"), lambda f: _poi(f, waypoints, bad_wp, timezone, add))
+    checkpoints = _collect(of("checkpoint"), lambda f: _checkpoint(f, waypoints, bad_wp, add))
+    chargers = _collect(of("charger"), lambda f: _charger(f, waypoints, bad_wp, add))
+    sensors = _collect(of("sensor"), lambda f: _sensor(f, zones, bad_zones, add))
     cameras = _collect(of("camera"), lambda f: _camera(f, frame, add))
     boundaries = of("boundary")
     for extra in boundaries[1:]:
@@ -265,7 +271,10 @@ def _build(
         problems.add("the park has no waypoints; routing needs at least one", prop="features")
 
     index_of = {(f.kind, f.props.id): f.index for f in unique}
-    problems.items.extend(checks.check_graph(waypoints, paths, pois, index_of))
+    broken = {
+        str(end) for f in of("path") if f.props.id not in paths for end in (f.props.from_, f.props.to)
+    }
+    problems.items.extend(checks.check_graph(waypoints, paths, pois, index_of, broken))
     problems.items.extend(checks.check_cameras(cameras, paths, zones, pois, index_of))
     if problems.items or meta is None:
         return None
@@ -289,6 +298,16 @@ def _build(
     )
 
 
+def _declared_ids(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """Ids per feature type as written in the file, valid or not (to avoid reporting one mistake twice)."""
+    declared: dict[str, set[str]] = {}
+    for raw in doc["features"]:
+        props = raw.get("properties") if isinstance(raw, dict) else None
+        if isinstance(props, dict) and isinstance(props.get("type"), str) and isinstance(props.get("id"), str):
+            declared.setdefault(props["type"], set()).add(props["id"])
+    return declared
+
+
 T = TypeVar("T")
 AddProblem = Callable[[_Feature, str, str | None], None]
 
@@ -309,13 +328,14 @@ def _waypoint(f: _Feature, frame: LocalFrame) -> Waypoint:
     return Waypoint(p.id, x, y, lat, lon, p.name)
 
 
-def _path(f: _Feature, waypoints: dict[str, Waypoint], add: AddProblem) -> Path | None:
+def _path(f: _Feature, waypoints: dict[str, Waypoint], broken: set[str], add: AddProblem) -> Path | None:
     p: PathProps = f.props
     ok = True
     for prop, wid, end in (("from", p.from_, f.points[0]), ("to", p.to, f.points[-1])):
         wp = waypoints.get(wid)
         if wp is None:
-            add(f, f"dangling path end: unknown waypoint {wid!r}", prop)
+            if wid not in broken:
+                add(f, f"dangling path end: unknown waypoint {wid!r}", prop)
             ok = False
             continue
         gap = math.dist(end, (wp.x, wp.y))
@@ -351,11 +371,14 @@ def _zone(f: _Feature, timezone: str, add: AddProblem) -> Zone | None:
     return Zone(p.id, p.name_zh, p.name_en, p.kind, schedule, p.priority, f.points, Polygon(f.points))
 
 
-def _poi(f: _Feature, waypoints: dict[str, Waypoint], timezone: str, add: AddProblem) -> Poi | None:
+def _poi(
+    f: _Feature, waypoints: dict[str, Waypoint], broken: set[str], timezone: str, add: AddProblem
+) -> Poi | None:
     p: PoiProps = f.props
     hours = _schedule(f, p.opening_hours, timezone, "opening_hours", add)
     if p.entrance not in waypoints:
-        add(f, f"POI entrance {p.entrance!r} is not a waypoint on the graph", "entrance")
+        if p.entrance not in broken:
+            add(f, f"POI entrance {p.entrance!r} is not a waypoint on the graph", "entrance")
         return None
     if hours is None:
         return None
@@ -368,10 +391,11 @@ def _poi(f: _Feature, waypoints: dict[str, Waypoint], timezone: str, add: AddPro
                x, y, footprint)
 
 
-def _attached(f: _Feature, waypoints: dict[str, Waypoint], wid: str, add: AddProblem) -> bool:
+def _attached(f: _Feature, waypoints: dict[str, Waypoint], broken: set[str], wid: str, add: AddProblem) -> bool:
     wp = waypoints.get(wid)
     if wp is None:
-        add(f, f"unknown waypoint {wid!r}", "waypoint")
+        if wid not in broken:
+            add(f, f"unknown waypoint {wid!r}", "waypoint")
         return False
     gap = math.dist(f.points[0], (wp.x, wp.y))
     if gap > ATTACH_TOLERANCE_M:
@@ -380,24 +404,25 @@ def _attached(f: _Feature, waypoints: dict[str, Waypoint], wid: str, add: AddPro
     return True
 
 
-def _checkpoint(f: _Feature, waypoints: dict[str, Waypoint], add: AddProblem) -> Checkpoint | None:
+def _checkpoint(f: _Feature, waypoints: dict[str, Waypoint], broken: set[str], add: AddProblem) -> Checkpoint | None:
     p: CheckpointProps = f.props
-    if not _attached(f, waypoints, p.waypoint, add):
+    if not _attached(f, waypoints, broken, p.waypoint, add):
         return None
     return Checkpoint(p.id, p.waypoint, p.revisit_s, p.priority)
 
 
-def _charger(f: _Feature, waypoints: dict[str, Waypoint], add: AddProblem) -> Charger | None:
+def _charger(f: _Feature, waypoints: dict[str, Waypoint], broken: set[str], add: AddProblem) -> Charger | None:
     p: ChargerProps = f.props
-    if not _attached(f, waypoints, p.waypoint, add):
+    if not _attached(f, waypoints, broken, p.waypoint, add):
         return None
     return Charger(p.id, p.waypoint, p.capacity, *f.points[0])
 
 
-def _sensor(f: _Feature, zones: dict[str, Zone], add: AddProblem) -> Sensor | None:
+def _sensor(f: _Feature, zones: dict[str, Zone], broken: set[str], add: AddProblem) -> Sensor | None:
     p: SensorProps = f.props
     if p.zone is not None and p.zone not in zones:
-        add(f, f"unknown zone {p.zone!r}", "zone")
+        if p.zone not in broken:
+            add(f, f"unknown zone {p.zone!r}", "zone")
         return None
     return Sensor(p.id, p.kind, f.points[0][0], f.points[0][1], p.zone)
 
