@@ -53,6 +53,8 @@ class CameraSpec:
     robot: RobotMount | None = None
     detect_fps: float = 3.0
     keepalive_s: float = 10.0
+    motion_mask: tuple[tuple[tuple[float, float], ...], ...] = ()
+    """Image polygons where motion is ignored (on-screen clock, swaying trees)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -124,6 +126,7 @@ class CameraModel(BaseModel):
     robot: RobotCameraModel | None = None
     detect_fps: float = Field(3.0, gt=0)
     keepalive_s: float = Field(10.0, gt=0)
+    motion_mask: list[list[tuple[float, float]]] = []
 
     def to_spec(self, pose: Callable[[str], Pose | None] | None = None) -> CameraSpec:
         zones = tuple(
@@ -138,7 +141,8 @@ class CameraModel(BaseModel):
             cam = RobotCamera(r.width, r.height, r.hfov_deg, r.mount_height, r.pitch_deg, r.heading_deg)
             robot = RobotMount(r.robot_id, cam, _pose_of(r.robot_id, pose))
         hom = Homography.from_matrix(self.homography) if self.homography is not None else None
-        return CameraSpec(self.id, self.source, zones, rules, hom, robot, self.detect_fps, self.keepalive_s)
+        mask = tuple(tuple(p) for p in self.motion_mask)
+        return CameraSpec(self.id, self.source, zones, rules, hom, robot, self.detect_fps, self.keepalive_s, mask)
 
 
 def _pose_of(robot_id: str, pose: Callable[[str], Pose | None] | None) -> Callable[[], Pose | None]:

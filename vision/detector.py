@@ -140,17 +140,18 @@ class Detector:
         return self.detect_regions([(f, None) for f in frames], size=size)
 
     def detect_regions(
-        self, items: Sequence[tuple[Frame, Region | None]], size: int | None = None
+        self, items: Sequence[tuple[Frame, Region | None]], size: int | None = None, region_size: int = 320
     ) -> list[list[Detection]]:
         """Detections for each (frame, region) pair, boxes in full-frame pixels.
 
-        A region is cropped and letterboxed to at most `size` pixels on its longest side (never
-        scaled up beyond 1x for tiny regions below 160 px, which are padded instead).
+        Whole frames are letterboxed to `size` (default: the model's); a region is cropped and
+        scaled so its longest side is `region_size` (upscaling at most 2x: small, distant people
+        become bigger for the model, which is where region detection gains recall).
         """
         target = size or self.spec.imgsz
         prepared: list[tuple[Batch, _Letterbox]] = []
         for frame, region in items:
-            prepared.append(self._prepare(frame, region, target))
+            prepared.append(self._prepare(frame, region, target if region is None else region_size))
         results: list[list[Detection]] = [[] for _ in items]
         if self.batching and len(prepared) > 1:
             groups: dict[tuple[int, int], list[int]] = {}
@@ -180,7 +181,7 @@ class Detector:
             img, off_x, off_y = frame[y0:y1, x0:x1], x0, y0
         h, w = img.shape[:2]
         longest = max(h, w)
-        scale = target / longest if longest > target or longest >= 160 else 1.0
+        scale = min(2.0, target / longest)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         inw = -(-nw // STRIDE) * STRIDE
         inh = -(-nh // STRIDE) * STRIDE

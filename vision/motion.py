@@ -8,6 +8,7 @@ reporting the whole frame as motion.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -46,8 +47,11 @@ class MotionResult:
 class MotionGate:
     """Motion detector for one camera."""
 
-    def __init__(self, config: MotionConfig | None = None) -> None:
+    def __init__(self, config: MotionConfig | None = None,
+                 mask: Sequence[Sequence[tuple[float, float]]] = ()) -> None:
         self.config = config or MotionConfig()
+        self.mask_polygons = [list(p) for p in mask]
+        self._keep: npt.NDArray[np.uint8] | None = None
         self._avg: npt.NDArray[np.float32] | None = None
         self._shape: tuple[int, int] | None = None
         self.recalibrations = 0
@@ -65,9 +69,12 @@ class MotionGate:
         if self._avg is None or self._shape != (h, w):
             self._avg = gray.astype(np.float32)
             self._shape = (h, w)
+            self._keep = self._mask_image(w, h, sw, sh)
             return MotionResult([], 0.0, recalibrated=True)
         diff = cv2.absdiff(gray, cv2.convertScaleAbs(self._avg))
         _, mask = cv2.threshold(diff, cfg.threshold, 255, cv2.THRESH_BINARY)
+        if self._keep is not None:
+            mask = cv2.bitwise_and(mask, self._keep)
         changed = float(np.count_nonzero(mask)) / mask.size
         if changed > cfg.recalibrate_fraction:
             self._avg = gray.astype(np.float32)
@@ -89,6 +96,17 @@ class MotionGate:
         merged = merge_boxes(boxes, cfg.merge_margin * max(w, h))
         regions = [Region(round(a), round(b), round(c - a), round(d - b)) for a, b, c, d in merged]
         return MotionResult(regions, changed, recalibrated=False)
+
+
+    def _mask_image(self, w: int, h: int, sw: int, sh: int) -> npt.NDArray[np.uint8] | None:
+        """255 where motion counts, 0 inside the mask polygons (timestamps, trees, flags)."""
+        if not self.mask_polygons:
+            return None
+        keep = np.full((sh, sw), 255, np.uint8)
+        for poly in self.mask_polygons:
+            pts = np.array([[x * sw / w, y * sh / h] for x, y in poly], np.int32)
+            cv2.fillPoly(keep, [pts], 0)
+        return keep
 
 
 def merge_boxes(

@@ -52,7 +52,7 @@ class CameraPipeline:
         self.labels = labels
         self.config = config or PipelineConfig()
         self.snapshots = snapshots
-        self.gate = MotionGate(self.config.motion)
+        self.gate = MotionGate(self.config.motion, spec.motion_mask)
         self.rules = RuleEngine(spec.zones, spec.rules, spec.homography)
         self.tracker: ObjectTracker | None = None
         self.stats = PipelineStats()

@@ -1,0 +1,227 @@
+"""The vision runtime: camera readers, one shared detector, per-camera pipelines, publishing.
+
+In-process (inside `parkpatrol serve`) or as a worker (`parkpatrol vision`):
+
+    async with VisionRuntime(cameras, publisher, data_dir) as vision:
+        await vision.run()          # until cancelled
+
+`publisher` is anything with `async def publish(topic, payload, qos, retain)`: the service's MQTT bus,
+or `vision.mqtt.MqttPublisher` in a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import orjson
+
+from robots.clock import Clock, WallClock
+from vision import topics
+from vision.config import CameraSpec
+from vision.detector import Detector, Region
+from vision.events import VisionEvent
+from vision.pipeline import CameraPipeline, PipelineConfig
+from vision.snapshots import SnapshotStore
+from vision.sources import CameraHealth, CameraReader, FramePacket, FrameSource
+from vision.types import Detection, Frame
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None: ...
+
+
+@dataclass
+class RuntimeStats:
+    frames: int = 0
+    detect_calls: int = 0
+    regions: int = 0
+    events: int = 0
+    publish_errors: int = 0
+    processing_errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Work:
+    camera: str
+    packet: FramePacket
+    regions: list[Region | None]
+
+
+class VisionRuntime:
+    """Runs all cameras of this process through one detector and publishes events and health."""
+
+    def __init__(
+        self,
+        cameras: Sequence[CameraSpec],
+        publisher: Publisher,
+        data_dir: Path,
+        clock: Clock | None = None,
+        *,
+        detector: Detector | None = None,
+        model: str | Path | None = None,
+        backend: str = "auto",
+        sources: Mapping[str, FrameSource] | None = None,
+        pipeline: PipelineConfig | None = None,
+        status_interval: float = 10.0,
+        poll_interval: float = 0.02,
+        snapshot_retention: float = 7 * 86400,
+        on_event: Callable[[VisionEvent], None] | None = None,
+    ) -> None:
+        ids = [c.id for c in cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate camera ids: {ids}")
+        self.cameras = {c.id: c for c in cameras}
+        self.publisher = publisher
+        self.data_dir = data_dir
+        self.clock = clock or WallClock()
+        self.detector = detector
+        self._model, self._backend = model, backend
+        self._given_sources = dict(sources or {})
+        self.sources: dict[str, FrameSource] = {}
+        self.pipeline_config = pipeline or PipelineConfig()
+        self.status_interval = status_interval
+        self.poll_interval = poll_interval
+        self.snapshots = SnapshotStore(data_dir / "snapshots", retain_seconds=snapshot_retention)
+        self.pipelines: dict[str, CameraPipeline] = {}
+        self.on_event = on_event
+        self.stats = RuntimeStats()
+        self._last_seq: dict[str, int] = {}
+        self._health_sent: dict[str, tuple[str, float]] = {}
+
+    async def __aenter__(self) -> VisionRuntime:
+        if self.detector is None:
+            self.detector = await asyncio.to_thread(
+                Detector.open, self.data_dir, self._model, self._backend)
+        for cam in self.cameras.values():
+            self.sources[cam.id] = self._given_sources.get(cam.id) or CameraReader(cam.id, cam.source)
+            self.pipelines[cam.id] = CameraPipeline(cam, self.detector.labels, self.snapshots,
+                                                    self.pipeline_config)
+        for src in self.sources.values():
+            src.start()
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.to_thread(self._stop_sources)
+        for cam in self.cameras:
+            health = CameraHealth(cam, "offline", 0.0, None, 0, "vision runtime stopped")
+            with contextlib.suppress(Exception):
+                await self._publish_health(health, force=True)
+
+    def _stop_sources(self) -> None:
+        for src in self.sources.values():
+            src.stop()
+
+    def snapshot(self, event_id: str, boxes: bool = False) -> bytes:
+        """JPEG of an event's best snapshot (raises `SnapshotError` if none)."""
+        return self.snapshots.get(event_id, boxes=boxes)
+
+    def health(self) -> dict[str, CameraHealth]:
+        return {cid: src.health() for cid, src in self.sources.items()}
+
+    async def run(self) -> None:
+        """Process frames until cancelled."""
+        last_prune = 0.0
+        while True:
+            await self.step()
+            now = self.clock.now()
+            if now - last_prune > 3600:
+                last_prune = now
+                await asyncio.to_thread(self.snapshots.prune)
+            await self.clock.sleep(self.poll_interval)
+
+    async def step(self) -> int:
+        """One pass over all cameras: newest frames processed, events and health published."""
+        fresh: list[tuple[str, FramePacket]] = []
+        for cid, src in self.sources.items():
+            pkt = src.latest()
+            if pkt is not None and pkt.seq != self._last_seq.get(cid):
+                self._last_seq[cid] = pkt.seq
+                fresh.append((cid, pkt))
+        stale = [cid for cid in self.sources if cid not in {c for c, _ in fresh}]
+        events: list[tuple[VisionEvent, float]] = []
+        if fresh:
+            events = await asyncio.to_thread(self._process, fresh)
+        for cid in stale:
+            events += [(e, self.clock.now()) for e in self.pipelines[cid].idle(self.clock.now())]
+        for event, captured in events:
+            await self._publish_event(event, captured)
+        for health in self.health().values():
+            await self._publish_health(health)
+        return len(fresh)
+
+    def _process(self, fresh: list[tuple[str, FramePacket]]) -> list[tuple[VisionEvent, float]]:
+        assert self.detector is not None
+        works: list[_Work] = []
+        out: list[tuple[VisionEvent, float]] = []
+        for cid, pkt in fresh:
+            self.stats.frames += 1
+            try:
+                regions = self.pipelines[cid].plan(pkt.frame, pkt.captured)
+            except Exception:
+                self.stats.processing_errors += 1
+                log.exception("camera %s: motion gate failed on a frame of shape %s", cid, pkt.frame.shape)
+                continue
+            if regions is None:
+                out += [(e, pkt.captured) for e in self.pipelines[cid].idle(pkt.captured)]
+            else:
+                works.append(_Work(cid, pkt, regions))
+        if not works:
+            return out
+        items: list[tuple[Frame, Region | None]] = [(w.packet.frame, r) for w in works for r in w.regions]
+        try:
+            results = self.detector.detect_regions(items)
+        except Exception:
+            self.stats.processing_errors += 1
+            log.exception("detector failed on %d regions", len(items))
+            return out
+        self.stats.detect_calls += 1
+        self.stats.regions += len(items)
+        k = 0
+        for w in works:
+            dets: list[Detection] = [d for r in results[k:k + len(w.regions)] for d in r]
+            k += len(w.regions)
+            out += [(e, w.packet.captured) for e in self.pipelines[w.camera].ingest(w.packet.frame, dets,
+                                                                                    w.packet.captured)]
+        return out
+
+    async def _publish_event(self, event: VisionEvent, captured: float) -> None:
+        payload = event.model_dump_json(exclude_none=False).encode()
+        try:
+            await self.publisher.publish(topics.EVENTS, payload, 1, False)
+        except Exception as exc:
+            self.stats.publish_errors += 1
+            log.warning("publishing %s event %s failed: %s", event.type, event.after.id, exc)
+            return
+        self.stats.events += 1
+        self.stats.latencies.append(time.time() - captured)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event callback failed for %s", event.after.id)
+
+    async def _publish_health(self, health: CameraHealth, force: bool = False) -> None:
+        now = self.clock.now()
+        sent = self._health_sent.get(health.camera)
+        if not force and sent is not None and sent[0] == health.state and now - sent[1] < self.status_interval:
+            return
+        try:
+            await self.publisher.publish(topics.camera_status(health.camera),
+                                         orjson.dumps(health.payload()), 1, True)
+        except Exception as exc:
+            self.stats.publish_errors += 1
+            log.warning("publishing status of camera %s failed: %s", health.camera, exc)
+            return
+        self._health_sent[health.camera] = (health.state, now)
