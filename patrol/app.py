@@ -80,9 +80,9 @@ def robot_view(park: Park, robot: RobotLive) -> dict[str, Any]:
     return d
 
 
-def _robot_changed(live: LiveHub, park: Park) -> Callable[[RobotChange], None]:
+def _robot_changed(live: LiveHub) -> Callable[[RobotChange], None]:
     def on_change(change: RobotChange) -> None:
-        live.mark("robots", change.after.robot_id, robot_view(park, change.after))
+        live.mark("robots", change.after.robot_id, change.after)
 
     return on_change
 
@@ -163,7 +163,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
                                                                        key=lambda r: r.robot_id)]}
             rt.extras["snapshot_parts"] = snapshot_parts
             rt.live.snapshot = lambda: {k: f() for k, f in snapshot_parts.items()}
-            fleet.listen(_robot_changed(rt.live, park))
+            rt.live.renderers["robots"] = lambda r: robot_view(park, r)
+            fleet.listen(_robot_changed(rt.live))
             for pattern, qos in service_subscriptions(settings.broker.vda_interface):
                 bus.subscribe(pattern, fleet.handle, qos)
             loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt)]

@@ -7,7 +7,7 @@ One run, one private Mosquitto, one load process:
    map checks, live-hub marking) at rising offered rates; for each step it reports messages
    lost and the publish-to-visible latency (the state's timestamp -> the fleet state that the
    API and WebSocket serve is updated).
-It prints the highest rate sustained with zero loss and the ratio to the ceiling.
+It prints the highest rate sustained (zero loss, p99 within 100 ms) and the ratio to the ceiling.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from patrol.store.db import Store
 from robots.clock import WallClock
 
 ROBOTS = 500
+SUSTAINED_P99_MS = 100.0
 MANUFACTURER = "bench"
 
 
@@ -148,7 +149,13 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
     caught_up = asyncio.Event()
     goal = [1 << 62]
 
+    window = [0.0, 0.0]  # first and last receipt of the current step
+
     def on_change(ch: RobotChange) -> None:
+        now = time.perf_counter()
+        if not window[0]:
+            window[0] = now
+        window[1] = now
         hub.mark("robots", ch.after.robot_id, ch.after)
         ts = ch.after.state_timestamp
         if ts is not None:
@@ -167,7 +174,7 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
         for rate in rates:
             before = fleet.accepted_messages
             latencies.clear()
-            t0 = time.perf_counter()
+            window[0] = window[1] = 0.0
             p = _run_load(host, port, rate, seconds, positions)
             await asyncio.to_thread(p.join)
             sent: int = p.result_queue.get()
@@ -176,7 +183,7 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
             if fleet.accepted_messages < goal[0]:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(caught_up.wait(), 3.0)
-            elapsed = time.perf_counter() - t0
+            elapsed = max(1e-6, window[1] - window[0])
             received = fleet.accepted_messages - before
             lat = sorted(latencies) or [0.0]
             steps.append(Step(rate, sent, received, max(0, sent - received),
@@ -204,12 +211,14 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
                                                Path(tmp)))
         finally:
             broker.stop()
-    best = max((s.offered for s in steps if s.lost == 0), default=0.0)
+    # sustained: nothing lost and the queue did not grow (p99 publish-to-visible within the bound)
+    best = max((s.offered for s in steps if s.lost == 0 and s.p99_ms <= SUSTAINED_P99_MS), default=0.0)
     best_step = next((s for s in steps if s.offered == best), None)
     result = {
         "bare_paho_ceiling_msg_s": round(ceiling),
         "steps": [s.__dict__ for s in steps],
-        "max_zero_loss_rate_msg_s": best,
+        "sustained_rule": f"zero loss and p99 <= {SUSTAINED_P99_MS:.0f} ms",
+        "max_sustained_rate_msg_s": best,
         "p99_ms_at_max": best_step.p99_ms if best_step else None,
         "ratio_to_ceiling": round(best / ceiling, 3) if ceiling else None,
     }
@@ -220,5 +229,6 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
         print(f"{'offered':>9} {'sent':>8} {'lost':>6} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7}")
         for s in steps:
             print(f"{s.offered:>9,.0f} {s.sent:>8} {s.lost:>6} {s.achieved:>9,.0f} {s.p50_ms:>7.1f} {s.p99_ms:>7.1f}")
-        print(f"highest zero-loss rate: {best:,.0f} msg/s = {result['ratio_to_ceiling']} x the bare ceiling")
+        print(f"highest sustained rate (zero loss, p99 <= {SUSTAINED_P99_MS:.0f} ms): {best:,.0f} msg/s = "
+              f"{result['ratio_to_ceiling']} x the bare ceiling")
     return 0

@@ -39,11 +39,16 @@ class LiveHub:
     clients: set[LiveClient] = field(default_factory=set)
     slow_disconnects: int = 0
     ticks_sent: int = 0
+    renderers: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     _dirty: dict[str, dict[str, Any]] = field(default_factory=dict)
     _events: list[dict[str, Any]] = field(default_factory=list)
 
     def mark(self, kind: str, key: str, value: Any) -> None:
-        """Record the latest value of `kind`/`key` for the next tick (None means removed)."""
+        """Record the latest value of `kind`/`key` for the next tick (None means removed).
+
+        Values are rendered for the wire (by `renderers[kind]`, if set) only at flush time,
+        so a robot reporting 50 times between ticks costs one rendering, not fifty.
+        """
         self._dirty.setdefault(kind, {})[key] = value
 
     def event(self, item: dict[str, Any]) -> None:
@@ -64,6 +69,12 @@ class LiveHub:
         if not self._dirty and not self._events:
             return None
         dirty, self._dirty = self._dirty, {}
+        for kind, values in dirty.items():
+            render = self.renderers.get(kind)
+            if render is not None:
+                for key, value in values.items():
+                    if value is not None:
+                        values[key] = render(value)
         events, self._events = self._events, []
         msg = orjson.dumps({"type": "delta", "t": self.clock.now(), "changes": dirty, "events": events},
                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)

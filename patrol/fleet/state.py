@@ -100,6 +100,7 @@ class FleetState:
     accepted_messages: int = 0
     _listeners: list[Listener] = field(default_factory=list)
     _last_log: dict[str, float] = field(default_factory=dict)
+    _topics: dict[str, RobotTopic] = field(default_factory=dict)
     auto_accept_requests: list[tuple[str, str]] = field(default_factory=list)
 
     def listen(self, listener: Listener) -> None:
@@ -126,11 +127,15 @@ class FleetState:
     # -- ingest ----------------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes) -> None:
         """Bus handler for `{interface}/v2/+/+/{state,connection,factsheet,visualization}`."""
-        try:
-            rt = RobotTopic.parse(topic, interface=self.interface)
-        except TopicError as e:
-            self._reject("bad_topic", topic, str(e))
-            return
+        rt = self._topics.get(topic)
+        if rt is None:
+            try:
+                rt = RobotTopic.parse(topic, interface=self.interface)
+            except TopicError as e:
+                self._reject("bad_topic", topic, str(e))
+                return
+            if len(self._topics) < 100_000:
+                self._topics[topic] = rt
         if len(payload) > self.max_payload_bytes:
             self._reject("oversized", topic, f"{len(payload)} bytes > {self.max_payload_bytes}")
             return
@@ -205,8 +210,9 @@ class FleetState:
         if pos is not None and not self._position_ok(topic, pos.x, pos.y):
             return
         before = self._current(rec)
-        after = replace(
-            before, online=True, connection="ONLINE", version=st.version,
+        after = RobotLive(  # built whole: dataclasses.replace costs more than the validation on this path
+            robot_id=before.robot_id, manufacturer=before.manufacturer, serial_number=before.serial_number,
+            kind=before.kind, factsheet=before.factsheet, online=True, connection="ONLINE", version=st.version,
             x=pos.x if pos else before.x, y=pos.y if pos else before.y, theta=pos.theta if pos else before.theta,
             map_id=pos.map_id if pos else before.map_id,
             battery=st.battery_state.battery_charge, charging=st.battery_state.charging, driving=st.driving,
