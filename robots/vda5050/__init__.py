@@ -1,0 +1,68 @@
+"""VDA 5050 2.x (2.0.x and 2.1.x) message models, topics, order rules and validation."""
+
+from robots.vda5050.base import (
+    DEFAULT_VERSION,
+    SUPPORTED_VERSIONS,
+    UnsupportedVersionError,
+    VdaModel,
+    answer_version,
+    format_timestamp,
+    is_supported_version,
+)
+from robots.vda5050.factsheet import AgvAction, Factsheet
+from robots.vda5050.order import (
+    Action,
+    ActionParameter,
+    BlockingType,
+    Edge,
+    InstantActions,
+    Node,
+    NodePosition,
+    Order,
+)
+from robots.vda5050.state import (
+    ActionState,
+    ActionStatus,
+    AgvPosition,
+    BatteryState,
+    Connection,
+    ConnectionState,
+    Error,
+    ErrorLevel,
+    EStop,
+    SafetyState,
+    State,
+    Visualization,
+)
+
+__all__ = [
+    "DEFAULT_VERSION",
+    "SUPPORTED_VERSIONS",
+    "Action",
+    "ActionParameter",
+    "ActionState",
+    "ActionStatus",
+    "AgvAction",
+    "AgvPosition",
+    "BatteryState",
+    "BlockingType",
+    "Connection",
+    "ConnectionState",
+    "EStop",
+    "Edge",
+    "Error",
+    "ErrorLevel",
+    "Factsheet",
+    "InstantActions",
+    "Node",
+    "NodePosition",
+    "Order",
+    "SafetyState",
+    "State",
+    "UnsupportedVersionError",
+    "VdaModel",
+    "Visualization",
+    "answer_version",
+    "format_timestamp",
+    "is_supported_version",
+]
