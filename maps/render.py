@@ -48,7 +48,8 @@ class _Canvas:
     def text(self, label: str, at: tuple[int, int], size: float = 0.45, colour: Colour = (30, 30, 30)) -> None:
         (w, h), _ = cv2.getTextSize(label, FONT, size, 1)
         origin = (at[0] - w // 2, at[1] + h // 2)
-        cv2.putText(self.img, label, origin, FONT, size, (255, 255, 255), 3, cv2.LINE_AA)
+        cv2.rectangle(self.img, (origin[0] - 2, origin[1] - h - 3), (origin[0] + w + 2, origin[1] + 4),
+                      (255, 255, 255), -1)
         cv2.putText(self.img, label, origin, FONT, size, colour, 1, cv2.LINE_AA)
 
 
