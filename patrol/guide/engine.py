@@ -251,16 +251,27 @@ class GuideEngine:
 
     def _hours_answer(self, poi_id: str, lang: Lang, now: datetime | None) -> str:
         poi = self.kb.pois[poi_id]
+        zh = lang == "zh"
+        note = poi.hours_note.get(lang) if poi.hours_note else ""
+        if not poi.visitors:
+            head = f"{poi.name.zh}不对访客开放。" if zh else f"The {poi.name.en} is not open to visitors."
+            return f"{head}{note}" if zh else f"{head} {note}".strip()
         hours = hours_text(poi.opening_hours, lang)
-        note = f" {poi.hours_note.get(lang)}" if poi.hours_note else ""
         status = ""
         if now is not None and self.routes is not None and poi_id in self.routes.park.pois:
             is_open = self.routes.park.pois[poi_id].is_open_at(now)
-            status = ("（现在营业中）" if is_open else "（现在不在开放时间）") if lang == "zh" else \
-                (" It is open now." if is_open else " It is closed now.")
-        if lang == "zh":
-            return f"{poi.name.zh}的开放时间：{hours}。{note.strip()}{status}"
-        return f"{poi.name.en} opening hours: {hours}.{note}{status}"
+            if zh:
+                status = "现在正在开放。" if is_open else "现在不在开放时间。"
+            else:
+                status = "It is open now." if is_open else "It is closed now."
+        if zh:
+            return f"{poi.name.zh}的开放时间：{hours}。{note}{status}"
+        return " ".join(p for p in (f"{poi.name.en} opening hours: {hours}.", note, status) if p)
+
+    def _origin_name(self, start: str, lang: Lang) -> str:
+        if start in self.kb.pois:
+            return self.name(start, lang) if lang == "zh" else f"the {self.name(start, lang)}"
+        return "您所在的位置" if lang == "zh" else "where you are"
 
     def _place_answer(self, poi_id: str, intent: Intent, lang: Lang, start: str, route: GuideRoute | None) -> str:
         poi = self.kb.pois[poi_id]
@@ -271,20 +282,24 @@ class GuideEngine:
                 parts.append("您就在这里。" if zh else "You are right here.")
             elif route is not None:
                 direction = self.routes.direction(start, poi_id, lang)
-                origin = self.name(start, lang)
+                origin = self._origin_name(start, lang)
                 landmark = self.routes.nearest_other_poi(poi_id, frozenset({start}))
                 near = ""
                 if landmark is not None:
-                    near = f"，靠近{self.name(landmark, 'zh')}" if zh else f", near {self.name(landmark, 'en')}"
+                    near = f"，靠近{self.name(landmark, 'zh')}" if zh else f", near the {self.name(landmark, 'en')}"
                 if zh:
                     parts.append(f"它在{origin}的{direction}方向{near}。步行路线约{route.metres:.0f}米，"
                                  f"大约{route.minutes}分钟。")
                 else:
                     parts.append(f"It is {direction} of {origin}{near}. The walk is about {route.metres:.0f} m, "
                                  f"around {route.minutes} min.")
-        if intent is Intent.TAKE_ME and poi.escort:
+        if not poi.visitors:
+            parts.append("这里不对访客开放。" if zh else "It is not open to visitors.")
+        elif intent is Intent.TAKE_ME and poi.escort:
             parts.append("按“带我去”，导览机器人会带您过去。" if zh else
                          "Press “Take me there” and the guide robot will walk you there.")
+        elif intent is Intent.TAKE_ME:
+            parts.append("导览机器人不能带您去那里。" if zh else "The guide robot cannot take you there.")
         elif intent is Intent.DIRECTIONS:
             parts.append("请按地图上的路线前往。" if zh else "Follow the route shown on the map.")
         return ("" if zh else " ").join(p.strip() for p in parts)

@@ -72,13 +72,14 @@ class PoiInfo(_Model):
     name: Text
     aliases: Words = Field(default_factory=Words)
     keywords: Words = Field(default_factory=Words, description="words that point here without naming it")
-    category: Id
+    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     opening_hours: str = Field(default="24/7", description="OpenStreetMap opening_hours subset, as in the map")
     hours_note: Text | None = None
     description: Text
     services: list[Text] = Field(default_factory=list)
     phone: str | None = None
     escort: bool = Field(default=True, description="whether the guide robot may lead visitors there")
+    visitors: bool = Field(default=True, description="whether visitors may go in at all (hours are for staff)")
 
     @field_validator("opening_hours")
     @classmethod
