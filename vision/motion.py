@@ -24,7 +24,7 @@ _KERNEL = np.ones((3, 3), np.uint8)
 @dataclass(frozen=True)
 class MotionConfig:
     width: int = 160
-    threshold: int = 25
+    threshold: int = 15
     alpha: float = 0.05
     min_area: float = 0.0015
     """Smallest contour kept, as a fraction of the thumbnail area."""

@@ -68,7 +68,7 @@ class CameraPipeline:
         h, w = frame.shape[:2]
         motion = self.gate.update(frame) if self.config.motion_gating else None
         since = now - self._last_detect
-        if since < 1.0 / self.spec.detect_fps:
+        if since < 0.9 / self.spec.detect_fps:  # 10% slack for frame-time jitter
             self.stats.skipped_fps_cap += 1
             return None
         if motion is None:
