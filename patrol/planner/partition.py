@@ -1,0 +1,80 @@
+"""Balanced partition: cut the tour into contiguous stretches whose closed loops are as short as possible."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from patrol.planner.model import Node
+from patrol.planner.paths import ShortestPaths
+from patrol.planner.tsp import EXACT_MAX, held_karp, polish
+
+
+def split_tour(order: Sequence[Node], parts: int, paths: ShortestPaths) -> list[list[Node]]:
+    """Cut the cyclic `order` into at most `parts` contiguous groups minimising the longest closed loop.
+
+    A group's loop is estimated as its stretch of the tour plus the way back to its first stop; the
+    best cut over every starting point is found by bisection on that bound, then each group's own
+    tour is re-optimised.
+    """
+    n = len(order)
+    parts = max(1, min(parts, n))
+    if parts == 1:
+        return [list(order)]
+    d = paths.submatrix(list(order))
+    nxt_i = np.roll(np.arange(n), -1)
+    step = d[np.arange(n), nxt_i]
+    prefix = np.concatenate([[0.0], np.cumsum(np.concatenate([step, step]))])
+    start = np.arange(n)[:, None]
+    length = np.arange(1, n + 1)[None, :]
+    end = start + length - 1
+    cost = prefix[end] - prefix[start] + d[end % n, start % n]
+    nn = np.array([min((paths.dist(v, w) for w in paths.neighbours(v)), default=0.0) for v in order])
+    cost[:, 0] = 2 * nn  # a lone checkpoint: out to its nearest neighbour and back
+
+    def reach(limit: float) -> tuple[bool, int]:
+        ok = cost <= limit
+        # longest prefix of lengths that all fit
+        first_bad = np.where(ok.all(axis=1), n, np.argmin(ok, axis=1))
+        if not (first_bad > 0).any():
+            return False, -1
+        pos = np.arange(n)
+        for _ in range(parts):
+            pos = pos + first_bad[pos % n]
+        covered = pos - np.arange(n)
+        good = np.nonzero(covered >= n)[0]
+        return (True, int(good[0])) if len(good) else (False, -1)
+
+    candidates = np.unique(cost)
+    lo, hi = 0, len(candidates) - 1
+    best_start = 0
+    while lo < hi:
+        mid = (lo + hi) // 2
+        ok, s = reach(float(candidates[mid]))
+        if ok:
+            hi, best_start = mid, s
+        else:
+            lo = mid + 1
+    limit = float(candidates[lo])
+    ok, best_start = reach(limit)
+    groups: list[list[Node]] = []
+    pos = best_start
+    ok_mat = cost <= limit
+    while pos < best_start + n and len(groups) < parts:
+        a = pos % n
+        row = ok_mat[a]
+        take = n if row.all() else int(np.argmin(row))
+        take = max(1, min(take, best_start + n - pos))
+        groups.append([order[(pos + k) % n] for k in range(take)])
+        pos += take
+    return [improve_tour(g, paths) for g in groups]
+
+
+def improve_tour(stops: list[Node], paths: ShortestPaths) -> list[Node]:
+    """Re-optimise a small tour: exact up to EXACT_MAX stops, else 2-opt / Or-opt."""
+    if len(stops) <= 3:
+        return stops
+    d = paths.submatrix(stops)
+    order = held_karp(d) if len(stops) <= EXACT_MAX else polish(list(range(len(stops))), d)
+    return [stops[i] for i in order]

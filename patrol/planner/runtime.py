@@ -1,0 +1,223 @@
+"""Running a plan: each robot's route ahead, its progress, and the waits that keep robots evenly spaced.
+
+`PatrolRuntime` is fed with arrivals (`reached`) and departures (`depart`) on any clock; it tells
+which vertices come next (`upcoming`) and how long a robot should hold at a vertex (`hold_s`) so the
+robots of a loop stay `length / k` apart. When the team changes it re-plans from the robots'
+current positions: nobody goes back to a start point, the others re-space by waiting.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
+from patrol.planner.planner import Planner
+
+log = logging.getLogger(__name__)
+
+REJOIN_LOOKAHEAD = 12
+"""An arrival this many route vertices ahead is taken as progress; beyond, the robot is re-routed."""
+
+
+@dataclass
+class _Track:
+    assignment: Assignment
+    loop: Loop
+    last: Node | None
+    a_last: float
+    t_depart: float | None
+    route: deque[tuple[Node, float]] = field(default_factory=deque)
+    next_walk: int = 0
+    laps: int = 0
+
+
+class PatrolRuntime:
+    """Live state of one patrol; plain and synchronous, safe to drive from the simulator or the dispatcher."""
+
+    def __init__(
+        self,
+        planner: Planner,
+        strategy: Strategy = Strategy.AUTO,
+        on_replan: Callable[[PatrolPlan], None] | None = None,
+    ) -> None:
+        self.planner = planner
+        self.strategy = strategy
+        self.plan: PatrolPlan | None = None
+        self._tracks: dict[str, _Track] = {}
+        self._on_replan = on_replan
+        self.replans = 0
+
+    # -- plans -----------------------------------------------------------------------------------
+    def start(self, robots: Sequence[RobotPosition], now: float) -> PatrolPlan:
+        """Plan for these robots where they are and start following the plan."""
+        if not robots:
+            self.plan = None
+            self._tracks.clear()
+            return self._empty_plan()
+        plan = self.planner.plan(list(robots), self.strategy)
+        self.apply(plan, {r.robot_id: r for r in robots}, now)
+        return plan
+
+    def apply(self, plan: PatrolPlan, positions: dict[str, RobotPosition], now: float) -> None:
+        """Follow `plan`; `positions` are where its robots are now (the plan's approaches start there)."""
+        self.plan = plan
+        self._tracks = {}
+        for a in plan.assignments:
+            pos = positions[a.robot_id]
+            loop = plan.loops[a.loop_id]
+            s = loop.arc[a.entry] - a.approach_m
+            moving = pos.remaining_m > 0
+            track = _Track(
+                assignment=a,
+                loop=loop,
+                last=None if moving else pos.node,
+                a_last=s,
+                t_depart=now if moving else None,
+            )
+            acc = s + pos.remaining_m
+            if moving:
+                track.route.append((a.approach[0], acc))
+            for prev, v in zip(a.approach[:-1], a.approach[1:], strict=True):
+                acc += self.planner.paths.dist(prev, v)
+                track.route.append((v, acc))
+            # the approach ends on the entry vertex: the loop continues after it
+            track.next_walk = loop.next_index(a.entry)
+            track.laps = 1 if track.next_walk == 0 else 0
+            self._tracks[a.robot_id] = track
+        self.replans += 1
+        if self._on_replan is not None:
+            self._on_replan(plan)
+
+    def positions(self, now: float) -> dict[str, RobotPosition]:
+        return {rid: self.position(rid, now) for rid in self._tracks}
+
+    def position(self, robot_id: str, now: float) -> RobotPosition:
+        t = self._track(robot_id)
+        if t.t_depart is None or not t.route:
+            if t.last is not None:
+                return RobotPosition(robot_id, t.last, 0.0)
+            node, a_next = self._peek(t)
+            return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last))
+        node, a_next = t.route[0]
+        done = max(0.0, now - t.t_depart) * self.planner.speed
+        return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last - done))
+
+    def remove_robot(self, robot_id: str, now: float) -> PatrolPlan | None:
+        """A robot leaves (offline, incident, charging): the others re-plan from where they are."""
+        if robot_id not in self._tracks:
+            return self.plan
+        others = [p for rid, p in self.positions(now).items() if rid != robot_id]
+        if not others:
+            self.plan = None
+            self._tracks.clear()
+            return None
+        return self.start(others, now)
+
+    def add_robot(self, robot: RobotPosition, now: float) -> PatrolPlan:
+        """A robot joins (new, back from charging or an incident): everyone re-plans from where they are."""
+        positions = self.positions(now)
+        positions[robot.robot_id] = robot
+        return self.start(list(positions.values()), now)
+
+    @property
+    def robots(self) -> list[str]:
+        return list(self._tracks)
+
+    def has(self, robot_id: str) -> bool:
+        return robot_id in self._tracks
+
+    # -- progress --------------------------------------------------------------------------------
+    def upcoming(self, robot_id: str, count: int) -> list[Node]:
+        """The next `count` vertices of the robot's route after its last reached vertex."""
+        t = self._track(robot_id)
+        self._extend(t, count)
+        return [v for v, _ in list(t.route)[:count]]
+
+    def reached(self, robot_id: str, node: Node, now: float) -> bool:
+        """The robot reached `node`; False (and a re-route) when it is off its route."""
+        t = self._track(robot_id)
+        if t.last == node and t.t_depart is None:
+            return True
+        self._extend(t, REJOIN_LOOKAHEAD)
+        for i, (v, a) in enumerate(list(t.route)[:REJOIN_LOOKAHEAD]):
+            if v == node:
+                for _ in range(i + 1):
+                    t.route.popleft()
+                t.last, t.a_last, t.t_depart = node, a, None
+                return True
+        self._reroute(t, node)
+        return False
+
+    def depart(self, robot_id: str, now: float) -> None:
+        """The robot leaves its vertex towards the next one on its route."""
+        t = self._track(robot_id)
+        if t.t_depart is None:
+            t.t_depart = now
+
+    def hold_s(self, robot_id: str, now: float) -> float:
+        """Seconds to wait at the current vertex so that the loop's robots get back to even spacing."""
+        t = self._track(robot_id)
+        mates = [m for m in self._tracks.values() if m.assignment.loop_id == t.assignment.loop_id]
+        if len(mates) < 2:
+            return 0.0
+        mine = self._u(t, now)
+        lowest = min(self._u(m, now) for m in mates)
+        return max(0.0, (mine - lowest) / self.planner.speed)
+
+    def progress(self, robot_id: str, now: float) -> float:
+        """Spacing coordinate: metres along the loop minus the robot's phase (equal for all when spaced)."""
+        return self._u(self._track(robot_id), now)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _u(self, t: _Track, now: float) -> float:
+        a = t.a_last
+        if t.t_depart is not None and t.route:
+            a = min(t.route[0][1], a + max(0.0, now - t.t_depart) * self.planner.speed)
+        return a - t.assignment.phase_m
+
+    def _peek(self, t: _Track) -> tuple[Node, float]:
+        self._extend(t, 1)
+        return t.route[0]
+
+    def _extend(self, t: _Track, count: int) -> None:
+        loop = t.loop
+        while len(t.route) < count:
+            i = t.next_walk
+            a = loop.arc[i] + t.laps * loop.length
+            t.route.append((loop.walk[i], a))
+            t.next_walk = loop.next_index(i)
+            if t.next_walk == 0:
+                t.laps += 1
+
+    def _reroute(self, t: _Track, node: Node) -> None:
+        """Off route at `node`: rejoin the loop at its nearest vertex, keeping progress continuous."""
+        paths = self.planner.paths
+        loop = t.loop
+        e = min(range(len(loop.walk)), key=lambda i: paths.dist(node, loop.walk[i]))
+        d = paths.dist(node, loop.walk[e])
+        log.info("robot %s off its route at %r: rejoining at %r", t.assignment.robot_id, node, loop.walk[e])
+        base = loop.arc[e] - d
+        laps = round((t.a_last - base) / loop.length) if loop.length > 0 else 0
+        start = base + laps * loop.length
+        t.route.clear()
+        acc = start
+        approach = paths.path(node, loop.walk[e])
+        for prev, v in itertools.pairwise(approach):
+            acc += paths.dist(prev, v)
+            t.route.append((v, acc))
+        t.last, t.a_last, t.t_depart = node, start, None
+        t.next_walk = loop.next_index(e)
+        t.laps = laps + (1 if t.next_walk == 0 else 0)
+
+    def _track(self, robot_id: str) -> _Track:
+        try:
+            return self._tracks[robot_id]
+        except KeyError:
+            raise KeyError(f"robot {robot_id!r} is not on this patrol") from None
+
+    def _empty_plan(self) -> PatrolPlan:
+        return PatrolPlan(self.strategy, (), (), float("inf"), 0.0, self.planner.speed)
