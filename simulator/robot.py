@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 Point = tuple[float, float]
 EdgeGeometry = Callable[[str], Sequence[Point] | None]
-PersonLocator = Callable[[str], Point | None]
+PersonLocator = Callable[[str, Point], Point | None]  # (person or track id, near) -> where
 
 LOW_BATTERY = 15.0
 CRITICAL_BATTERY = 5.0
@@ -59,7 +59,7 @@ class RobotKind:
     camera_height_m: float = 0.5
 
 
-_COMMON = ("capturePhoto", "scanArea", "dock", "startCharging", "stopCharging")
+_COMMON = ("initPosition", "capturePhoto", "scanArea", "dock", "startCharging", "stopCharging")
 
 PATROL_DOG = RobotKind(
     name="patrol_dog",
@@ -78,20 +78,25 @@ GUIDE_ROBOT = RobotKind(
 )
 ROBOT_KINDS = {k.name: k for k in (PATROL_DOG, GUIDE_ROBOT)}
 
+# Scopes and blocking types as robots.vda5050.actions defines them for these action types.
 _ACTION_SPECS = {
+    "initPosition": ActionSpec("initPosition", "Set the robot's position.", ("INSTANT", "NODE"),
+                               ("x", "y", "theta", "mapId", "lastNodeId")),
     "capturePhoto": ActionSpec("capturePhoto", "Take a photo with the robot camera; result is its URL.",
-                               parameters=("label",)),
-    "scanArea": ActionSpec("scanArea", "Turn on the spot a full circle, looking around.",
-                           parameters=("turns",)),
-    "speak": ActionSpec("speak", "Say a text aloud.", parameters=("text", "language")),
-    "dock": ActionSpec("dock", "Dock onto the charger at this node and start charging.", scopes=("NODE",)),
-    "startCharging": ActionSpec("startCharging", "Start charging (robot must be on a dock).",
-                                scopes=("INSTANT", "NODE")),
-    "stopCharging": ActionSpec("stopCharging", "Stop charging.", scopes=("INSTANT", "NODE")),
-    "leadTo": ActionSpec("leadTo", "Lead a visitor at walking pace to a point.",
-                         scopes=("NODE",), parameters=("x", "y")),
+                               ("NODE", "INSTANT"), ("camera", "label"), ("SOFT", "NONE")),
+    "scanArea": ActionSpec("scanArea", "Turn on the spot looking around.", ("NODE", "INSTANT"),
+                           ("duration", "sweepDeg"), ("HARD", "SOFT")),
+    "speak": ActionSpec("speak", "Say a text aloud.", ("INSTANT", "NODE"), ("text", "language"),
+                        ("NONE", "SOFT")),
+    "dock": ActionSpec("dock", "Dock onto the charger at this node and start charging.", ("NODE",),
+                       ("chargerId",)),
+    "startCharging": ActionSpec("startCharging", "Start charging (robot must be on a dock).", ("INSTANT", "NODE")),
+    "stopCharging": ActionSpec("stopCharging", "Stop charging.", ("INSTANT", "NODE")),
+    "leadTo": ActionSpec("leadTo", "Escort a visitor at walking pace (along the edge, or to x, y).",
+                         ("EDGE", "NODE"), ("destination", "visitorId", "speed", "x", "y", "duration"),
+                         ("NONE",)),
     "followPerson": ActionSpec("followPerson", "Follow a person at walking pace for a while.",
-                               parameters=("personId", "duration", "distance")),
+                               ("INSTANT", "NODE"), ("trackId", "personId", "distance", "duration")),
 }
 
 
@@ -126,6 +131,7 @@ class SimDriver:
     _faults: _Faults = field(default_factory=_Faults, init=False)
     _odometer: float = field(default=0.0, init=False)
     _deviation: float = field(default=0.0, init=False)
+    _escort_speed: float | None = field(default=None, init=False)
     photos: dict[str, bytes] = field(default_factory=dict, init=False)
     photo_renderer: Callable[[SimDriver], bytes] | None = None
 
@@ -196,7 +202,10 @@ class SimDriver:
             for i, (px, py) in enumerate(points):
                 last = i == len(points) - 1
                 tol = max(0.05, min(goal.allowed_deviation_xy, 0.5)) if last else 0.3
-                await self._move_to(px, py, goal.max_speed, stop=last, tolerance=tol, what=goal.node_id)
+                limit = goal.max_speed
+                if self._escort_speed is not None:  # leading a visitor: walking pace
+                    limit = self._escort_speed if limit is None else min(limit, self._escort_speed)
+                await self._move_to(px, py, limit, stop=last, tolerance=tol, what=goal.node_id)
             if goal.theta is not None:
                 await self._turn_to(goal.theta)
         finally:
@@ -374,21 +383,27 @@ class SimDriver:
             url = f"{self.camera_base_url}/photos/{action.action_id}.jpg" if self.camera_base_url else ""
             self._record("robot.photo", action=action.action_id, url=url or None)
             return ActionOutcome(True, url or f"photo {action.action_id} taken (no camera server)")
+        if t == "initPosition":
+            self.teleport(float(p["x"]), float(p["y"]), float(p.get("theta", self._body.theta)))
+            self._faults.lost_until = -math.inf
+            self._deviation = 0.0
+            self._record("robot.init_position", x=float(p["x"]), y=float(p["y"]))
+            return ActionOutcome(True, f"position set to ({float(p['x']):.2f}, {float(p['y']):.2f})")
         if t == "scanArea":
-            turns = float(p.get("turns", 1.0))
-            self._record("robot.scan", turns=turns)
-            total = 2 * math.pi * turns
+            sweep = math.radians(float(p.get("sweepDeg", 360.0)))
+            duration = max(float(p.get("duration", 10.0)), sweep / self.kind.motion.turn_rate)
+            self._record("robot.scan", sweep_deg=math.degrees(sweep), duration=duration)
+            rate = sweep / duration
+            start = self.clock.now()
             turned = 0.0
-            while turned < total:
-                t_before = self.clock.now()
+            while turned < sweep - 1e-9:
                 await self.clock.sleep(self.tick_s)
                 self._check_can_move("scanArea")
-                step = min(total - turned, self.kind.motion.turn_rate * 0.5 * (self.clock.now() - t_before))
+                step = min(sweep - turned, rate * (self.clock.now() - start) - turned)
                 turned += step
-                self._body = replace(self._body, theta=wrap_angle(self._body.theta + step),
-                                     omega=step / self.tick_s)
+                self._body = replace(self._body, theta=wrap_angle(self._body.theta + step), omega=rate)
             b = self._body
-            return ActionOutcome(True, f"scanned {turns:g} turn(s) at ({b.x:.1f}, {b.y:.1f})")
+            return ActionOutcome(True, f"scanned {math.degrees(sweep):.0f} deg at ({b.x:.1f}, {b.y:.1f})")
         if t == "speak":
             text = str(p["text"])
             language = str(p.get("language", "zh"))
@@ -410,20 +425,29 @@ class SimDriver:
             self._set_charging(False, reason=t)
             return ActionOutcome(True, "charging stopped")
         if t == "leadTo":
-            self._check_can_move("leadTo")
-            self._set_charging(False, reason="undock")
-            tx, ty = float(p["x"]), float(p["y"])
-            self._record("robot.lead", x=tx, y=ty)
-            await self._move_to(tx, ty, self.kind.walking_pace, stop=True, tolerance=0.3,
-                                what="leadTo target")
-            return ActionOutcome(True, f"led visitor to ({tx:.1f}, {ty:.1f})")
+            speed = min(float(p.get("speed", self.kind.walking_pace)), self.kind.motion.max_speed)
+            self._record("robot.lead", destination=str(p.get("destination", "")), speed=speed)
+            if "x" in p and "y" in p:
+                self._check_can_move("leadTo")
+                self._set_charging(False, reason="undock")
+                tx, ty = float(p["x"]), float(p["y"])
+                await self._move_to(tx, ty, speed, stop=True, tolerance=0.3, what="leadTo target")
+                return ActionOutcome(True, f"led visitor to ({tx:.1f}, {ty:.1f})")
+            # along the order's edges: the agent finishes this action when the edge is completed
+            self._escort_speed = speed
+            try:
+                await self._pause(float(p.get("duration", 1800.0)))
+            finally:
+                self._escort_speed = None
+            return ActionOutcome(True, "escort time is over")
         if t == "followPerson":
-            return await self._follow(str(p["personId"]), float(p.get("duration", 60.0)),
-                                      float(p.get("distance", 1.5)))
+            who = str(p.get("personId") or p.get("trackId") or "")
+            return await self._follow(who, float(p.get("duration", 60.0)), float(p.get("distance", 2.0)))
         return ActionOutcome(False, f"actionType {t!r} is declared but not implemented by {self.serial}")
 
     async def _follow(self, person_id: str, duration: float, keep: float) -> ActionOutcome:
-        if self.person_locator is None or self.person_locator(person_id) is None:
+        here = (self._body.x, self._body.y)
+        if self.person_locator is None or self.person_locator(person_id, here) is None:
             return ActionOutcome(False, f"person {person_id!r} is not in view of {self.serial}")
         self._set_charging(False, reason="undock")
         self._record("robot.follow", person=person_id, duration=duration)
@@ -432,7 +456,7 @@ class SimDriver:
             t_before = self.clock.now()
             await self.clock.sleep(self.tick_s)
             self._check_can_move("followPerson")
-            where = self.person_locator(person_id)
+            where = self.person_locator(person_id, (self._body.x, self._body.y))
             if where is None:
                 return ActionOutcome(False, f"lost sight of person {person_id!r}")
             d = math.hypot(where[0] - self._body.x, where[1] - self._body.y)

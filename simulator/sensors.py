@@ -262,7 +262,7 @@ class SensorNetwork:
         base = self.heartbeat_s
         s.next_report = now + base * (1.0 + self._rng.uniform(-self.jitter, self.jitter))
         state_field = _STATE_FIELD[s.spec.kind]
-        if reason != "heartbeat":
+        if reason not in ("heartbeat", "startup"):
             self._record(f"sensor.{reason}", s.spec.name, **{state_field: payload.get(state_field)}, **data)
 
 

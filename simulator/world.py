@@ -108,14 +108,14 @@ class Places:
         return resolve_place(self.park, place)
 
     def walk(self, places: list[str]) -> Walk:
-        """Along the path network between consecutive places (people keep to paths, mostly)."""
+        """Along the path network between named places; straight to and from `xy:` points."""
         if not places:
             raise ValueError("a walk needs at least one place")
         pts: list[Point] = [self.point(places[0])]
         wps: list[str] = [self.waypoint(places[0])]
         for a, b in itertools.pairwise(places):
             wa, wb = self.waypoint(a), self.waypoint(b)
-            if wa != wb:
+            if wa != wb and not (a.startswith("xy:") or b.startswith("xy:")):  # 'xy:' points: go straight
                 try:
                     route = self.router.route(wa, wb)
                     pts.extend(route.polyline)
