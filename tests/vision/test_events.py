@@ -32,7 +32,7 @@ async def _collect(broker: BrokerEndpoint, out: list[tuple[str, dict[str, Any]]]
         await client.subscribe("parkpatrol/cameras/+/status", qos=1)
         ready.set()
         async for msg in client.messages:
-            out.append((str(msg.topic), json.loads(bytes(msg.payload))))  # type: ignore[arg-type]
+            out.append((str(msg.topic), json.loads(bytes(msg.payload))))
 
 
 async def test_person_enters_restricted_zone_at_night(
