@@ -46,7 +46,7 @@ class MjpegServer:
                 i = 0
                 while server.up.is_set():
                     img = np.full((240, 320, 3), 60 + i % 100, np.uint8)
-                    ok, jpg = cv2.imencode(".jpg", img)
+                    _, jpg = cv2.imencode(".jpg", img)
                     data = jpg.tobytes()
                     try:
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
@@ -114,23 +114,25 @@ async def test_runtime_publishes_offline_and_online(
     spec = CameraSpec("door", camera_server.url)
     reader = CameraReader("door", camera_server.url, timeout=1.0, backoff_min=0.2, backoff_max=1.0)
     states: list[str] = []
+    queue: asyncio.Queue[str] = asyncio.Queue()
 
     async def collect(ready: asyncio.Event) -> None:
         async with aiomqtt.Client(broker.host, broker.port) as client:
             await client.subscribe(topics.camera_status("door"), qos=1)
             ready.set()
             async for msg in client.messages:
-                states.append(json.loads(bytes(msg.payload))["state"])  # type: ignore[arg-type]
+                state = json.loads(bytes(msg.payload))["state"]
+                states.append(state)
+                queue.put_nowait(state)
 
     ready = asyncio.Event()
     collector = asyncio.create_task(collect(ready))
     await asyncio.wait_for(ready.wait(), 10)
 
-    async def until(state: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not (states and states[-1] == state):
-            assert time.monotonic() < deadline, f"status never became {state}: {states}"
-            await asyncio.sleep(0.05)
+    async def until(state: str) -> None:
+        async with asyncio.timeout(20):
+            while await queue.get() != state:
+                pass
 
     async with MqttPublisher(broker.url) as pub, VisionRuntime(
         [spec], pub, tmp_path, detector=detector, sources={"door": reader}, poll_interval=0.05
