@@ -158,7 +158,7 @@ def _read_feature(index: int, raw: object, frame: LocalFrame, problems: _Problem
     raw_id = properties.get("id")
     fid = raw_id if isinstance(raw_id, str) else None
     kind = properties.get("type")
-    if kind not in PROPS:
+    if not isinstance(kind, str) or kind not in PROPS:
         problems.add(f"unknown feature type {kind!r}; expected one of {sorted(PROPS)}", index, fid, "type")
         return None
     props = _validate(PROPS[kind], strip_style(properties), problems, index, fid)

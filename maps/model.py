@@ -165,9 +165,9 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-]+", " ", text.strip().casefold())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Park:
-    """A validated park. Build with `maps.load_park`; never mutated."""
+    """A validated park. Build with `maps.load_park`; never mutated. Compared and hashed by identity."""
 
     id: str
     name: str
