@@ -125,10 +125,11 @@ def test_sample_park_routes(sample_park: Park) -> None:
     assert route.waypoints[0] == "gate_north" and route.waypoints[-1] == "e_data_labelling_centre"
     assert 300 < route.metres < 600
     assert all("zone_substation" not in router.path_zones(p) for p in sample_park.paths)
-    a3 = router.route("e_office_a3", "j_a3")
-    assert "p_office_a3_ramp" not in a3.paths or not any(sample_park.paths[p].stairs for p in a3.paths)
-    assert not any(sample_park.paths[p].stairs
-                   for p in router.route("e_office_a3", "gate_south", no_stairs=True).paths)
+    steps = router.route("e_office_a3", "e_office_a1")
+    assert sample_park.paths[steps.paths[0]].stairs  # office A3's podium: the steps are quicker
+    ramp = router.route("e_office_a3", "e_office_a1", no_stairs=True)
+    assert ramp.paths[0] == "p_office_a3_ramp"
+    assert not any(sample_park.paths[p].stairs for p in ramp.paths)
     matrix = router.distance_matrix([c.waypoint for c in sample_park.checkpoints.values()])
     assert all(math.isfinite(v) for row in matrix.seconds for v in row)
 
