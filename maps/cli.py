@@ -32,8 +32,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     route.add_argument("origin", metavar="FROM", help="POI id, Chinese or English name, alias, waypoint id or lat,lon")
     route.add_argument("destination", metavar="TO", help="same forms as FROM")
     route.add_argument("--json", action="store_true", help="print the route as JSON")
-    route.add_argument("--close-zone", action="append", default=[], metavar="ID", help="avoid this zone (repeat)")
-    route.add_argument("--close-path", action="append", default=[], metavar="ID", help="avoid this path (repeat)")
+    route.add_argument("--close-zone", action="extend", nargs="+", default=[], metavar="ID",
+                       help="avoid these zones (closed at runtime)")
+    route.add_argument("--close-path", action="extend", nargs="+", default=[], metavar="ID",
+                       help="avoid these paths (closed at runtime)")
     route.add_argument("--no-stairs", action="store_true", help="the robot cannot climb stairs")
     route.add_argument("--speed", type=float, default=1.5, help="robot speed in m/s (default 1.5)")
     route.set_defaults(func=cmd_route)

@@ -144,6 +144,9 @@ def test_cli_route_json_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["map", "route", path, "w7", "w11", "--json", "--close-zone", "tz_lawn"]) == 0
     detour = json.loads(capsys.readouterr().out)
     assert "p_w7__w11" not in detour["paths"]
+    assert run_cli(["map", "route", path, "w7", "w11", "--close-zone", "tz_lawn", "tz_office",
+                    "--close-path", "p_w7__w8", "--close-zone", "tz_pond"]) == 0
+    assert "w7 -> w6 -> w10 -> w11" in capsys.readouterr().out
     assert run_cli(["map", "route", path, "w1", "w12", "--no-stairs"]) == 0
     assert "w1 -> w5" in capsys.readouterr().out
     assert run_cli(["map", "route", path, "大门", "月球"]) == 1
