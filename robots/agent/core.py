@@ -305,6 +305,7 @@ class AgentCore:
         self.paused = True
         self._interrupt_motion()
         await self._stop_driver()
+        self.driving = False
         for action_id, task in list(self._tasks.items()):
             rec = self.orders.actions.get(action_id)
             if rec is not None and rec.scope != "INSTANT":
@@ -332,6 +333,7 @@ class AgentCore:
         self.orders.set_status(rec.action.action_id, A_RUNNING)
         self._interrupt_motion()
         await self._stop_driver()
+        self.driving = False
         tasks = []
         for action_id in running:
             self.orders.set_status(action_id, A_FAILED, "cancelled by cancelOrder")
@@ -536,6 +538,8 @@ class AgentCore:
         if drive.cancelled():
             return False
         exc = drive.exception()
+        if interrupt.is_set():  # paused/cancelled/held: whatever the drive ended with, it was stopped
+            return False
         if exc is None:
             self._agent_errors.pop(DRIVE_ERROR, None)
             return True

@@ -104,14 +104,15 @@ class VdaModel(BaseModel):
 
     @classmethod
     def from_json(cls, payload: bytes | str) -> Self:
-        """Parse and validate a payload; raises `pydantic.ValidationError` (or ValueError for bad JSON)."""
-        return cls.model_validate_json(payload)
+        """Parse and validate a payload strictly (JSON types as the schema says: no "yes" for a boolean);
+        raises `pydantic.ValidationError`, also for malformed JSON."""
+        return cls.model_validate_json(payload, strict=True)
 
 
 class Header(VdaModel):
     """Fields every message begins with."""
 
-    header_id: int = 0
+    header_id: int
     timestamp: Timestamp
     version: str
     manufacturer: str

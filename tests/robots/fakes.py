@@ -47,6 +47,7 @@ class FakeKinematicDriver:
     actions_run: list[ActionRequest] = field(default_factory=list)
     goals: list[NodeGoal] = field(default_factory=list)
     moving: bool = False
+    halts: int = 0
 
     def pose(self) -> Pose:
         return Pose(self.x, self.y, self.theta, self.map_id)
@@ -74,8 +75,11 @@ class FakeKinematicDriver:
         if goal.node_id in self.blocked_nodes:
             raise DriveError(f"path to {goal.node_id} is blocked")
         self.moving = True
+        halts = self.halts
         try:
             while True:
+                if self.halts != halts:
+                    raise DriveError("stopped by stop()")
                 dx, dy = goal.x - self.x, goal.y - self.y
                 dist = math.hypot(dx, dy)
                 hop = self.speed * self.step
@@ -90,6 +94,7 @@ class FakeKinematicDriver:
             self.moving = False
 
     async def stop(self) -> None:
+        self.halts += 1
         self.moving = False
 
     async def run_action(self, action: ActionRequest) -> ActionOutcome:
