@@ -1,0 +1,1 @@
+"""Alarms and incidents: lifecycle, correlation, dispatch policy, escalation, zone arming, REST API."""

@@ -1,0 +1,1 @@
+"""Sensor and camera ingest: Zigbee2MQTT devices, Home Assistant discovery, vision events, camera health."""
