@@ -56,6 +56,10 @@ class EscortError(ValueError):
     """A request that cannot be queued (unknown place, not escortable, queue full); safe to show."""
 
 
+class QueueFullError(EscortError):
+    """Too many visitors are waiting already."""
+
+
 class EscortState(enum.StrEnum):
     QUEUED = "queued"
     COMING = "coming"  # robot on its way to the visitor
@@ -183,7 +187,7 @@ class EscortQueue:
     def submit(self, poi: str, origin: str | None, lang: Lang) -> EscortView:
         """Queue a mission; EscortError when it cannot be served."""
         if len(self._waiting) >= self.max_waiting:
-            raise EscortError("the escort queue is full; please ask at the visitor kiosk or call the hotline")
+            raise QueueFullError("the escort queue is full; please try again in a few minutes or call the hotline")
         mission = _Mission(secrets.token_urlsafe(12), self.plan(poi, origin, lang), self.clock.now())
         self._missions[mission.id] = mission
         self._waiting.append(mission)

@@ -146,11 +146,14 @@ class KnowledgeBase(_Model):
 def _format_errors(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors():
-        where = ".".join(str(part) for part in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        where = ".".join(str(part) for part in e["loc"])
+        msg = str(e["msg"]).removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling or remove it)"
-        problems.append(f"{where}: {msg}")
+        if where:
+            problems.append(f"{where}: {msg}")
+        else:  # whole-file checks already say which key, one problem per "; "
+            problems.extend(msg.split("; "))
     return problems
 
 
