@@ -118,8 +118,8 @@ async def _with_registry(settings: Settings, fn: Callable[[Any], Any]) -> Any:
 
 
 def cmd_robot_add(args: argparse.Namespace) -> int:
-    from patrol.fleet.registry import RobotKind, new_password
-    from robots.security import hash_password
+    from patrol.fleet.registry import RobotKind
+    from robots.security import hash_password, new_password
 
     settings = _settings_from_args(args)
     password = new_password()

@@ -8,7 +8,6 @@ serial number (unique in the park). Robots seen on the broker but not registered
 from __future__ import annotations
 
 import enum
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,10 +70,6 @@ def check_identifier(value: str, what: str) -> str:
     if not 1 <= len(value) <= 64 or not set(value) <= ID_CHARS:
         raise ValueError(f"{what} {value!r}: 1-64 characters of letters, digits, _ . -")
     return value
-
-
-def new_password() -> str:
-    return secrets.token_urlsafe(18)
 
 
 class RobotRegistry:
