@@ -68,7 +68,53 @@ def split_tour(order: Sequence[Node], parts: int, paths: ShortestPaths) -> list[
         take = max(1, min(take, best_start + n - pos))
         groups.append([order[(pos + k) % n] for k in range(take)])
         pos += take
-    return [improve_tour(g, paths) for g in groups]
+    return rebalance([improve_tour(g, paths) for g in groups], paths)
+
+
+def _loop_len(order: Sequence[Node], paths: ShortestPaths) -> float:
+    if len(order) == 1:
+        return 2 * min((paths.dist(order[0], w) for w in paths.neighbours(order[0])), default=0.0)
+    return sum(paths.dist(a, order[(i + 1) % len(order)]) for i, a in enumerate(order))
+
+
+def _cheapest_insert(order: list[Node], v: Node, paths: ShortestPaths) -> list[Node]:
+    best_i, best_c = 0, float("inf")
+    for i, a in enumerate(order):
+        b = order[(i + 1) % len(order)]
+        c = paths.dist(a, v) + paths.dist(v, b) - paths.dist(a, b)
+        if c < best_c:
+            best_i, best_c = i, c
+    return [*order[: best_i + 1], v, *order[best_i + 1 :]]
+
+
+def rebalance(groups: list[list[Node]], paths: ShortestPaths, max_moves: int = 400) -> list[list[Node]]:
+    """Move checkpoints out of the longest loop into the neighbouring group while the longest shrinks."""
+    if len(groups) < 2:
+        return groups
+    owner = {v: i for i, g in enumerate(groups) for v in g}
+    lengths = [_loop_len(g, paths) for g in groups]
+    for _ in range(max_moves):
+        w = max(range(len(groups)), key=lambda i: lengths[i])
+        if len(groups[w]) < 2:
+            break
+        best: tuple[float, Node, int, list[Node], list[Node]] | None = None
+        for v in groups[w]:
+            near = min((u for u in owner if owner[u] != w), key=lambda u: paths.dist(v, u), default=None)
+            if near is None:
+                break
+            h = owner[near]
+            new_w = [u for u in groups[w] if u != v]
+            new_h = _cheapest_insert(groups[h], v, paths)
+            worst = max(_loop_len(new_w, paths), _loop_len(new_h, paths))
+            if worst < lengths[w] - 1e-9 and (best is None or worst < best[0]):
+                best = (worst, v, h, new_w, new_h)
+        if best is None:
+            break
+        _, v, h, new_w, new_h = best
+        groups[w], groups[h] = improve_tour(new_w, paths), improve_tour(new_h, paths)
+        lengths[w], lengths[h] = _loop_len(groups[w], paths), _loop_len(groups[h], paths)
+        owner[v] = h
+    return groups
 
 
 def improve_tour(stops: list[Node], paths: ShortestPaths) -> list[Node]:

@@ -54,9 +54,10 @@ def _place_one_way(
     if k == 0:
         return 0.0, []
     if length <= 0 or k == 1:
-        r = robots[0]
-        e, d = entries[0]
-        return 0.0, [Assignment(r.robot_id, loop_id, e, tuple(paths.path(r.node, loop.walk[e])), d, float(s[0]))]
+        return 0.0, [
+            Assignment(r.robot_id, loop_id, e, tuple(paths.path(r.node, loop.walk[e])), d, float(s_r))
+            for r, (e, d), s_r in zip(robots, entries, s, strict=True)
+        ]
     s_mod = np.mod(s, length)
     order = np.argsort(s_mod, kind="stable")
     spacing = length / k

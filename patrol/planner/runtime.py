@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
@@ -106,22 +106,39 @@ class PatrolRuntime:
         done = max(0.0, now - t.t_depart) * self.planner.speed
         return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last - done))
 
-    def remove_robot(self, robot_id: str, now: float) -> PatrolPlan | None:
-        """A robot leaves (offline, incident, charging): the others re-plan from where they are."""
+    def remove_robot(
+        self, robot_id: str, now: float, positions: Mapping[str, RobotPosition] | None = None
+    ) -> PatrolPlan | None:
+        """A robot leaves (offline, incident, charging): the others re-plan from where they are.
+
+        `positions` overrides where the others are taken to be (e.g. the end of their released route).
+        """
         if robot_id not in self._tracks:
             return self.plan
-        others = [p for rid, p in self.positions(now).items() if rid != robot_id]
+        current = self.positions(now)
+        current.update(positions or {})
+        others = [p for rid, p in current.items() if rid != robot_id and rid in self._tracks]
         if not others:
             self.plan = None
             self._tracks.clear()
             return None
         return self.start(others, now)
 
-    def add_robot(self, robot: RobotPosition, now: float) -> PatrolPlan:
+    def add_robot(
+        self, robot: RobotPosition, now: float, positions: Mapping[str, RobotPosition] | None = None
+    ) -> PatrolPlan:
         """A robot joins (new, back from charging or an incident): everyone re-plans from where they are."""
-        positions = self.positions(now)
-        positions[robot.robot_id] = robot
-        return self.start(list(positions.values()), now)
+        current = self.positions(now)
+        current.update({k: v for k, v in (positions or {}).items() if k in self._tracks})
+        current[robot.robot_id] = robot
+        return self.start(list(current.values()), now)
+
+    def lap_remaining_m(self, robot_id: str) -> tuple[float, Node]:
+        """Metres from the robot's last vertex to the end of its current lap, and the lap's end vertex."""
+        t = self._track(robot_id)
+        entry_arc = t.loop.arc[t.assignment.entry]
+        done = (t.a_last - entry_arc) % t.loop.length if t.loop.length > 0 else 0.0
+        return max(0.0, t.loop.length - done), t.loop.walk[t.assignment.entry]
 
     @property
     def robots(self) -> list[str]:

@@ -1,0 +1,436 @@
+"""The patrol dispatcher: turns the plan into VDA 5050 orders and reacts to robots, alarms and batteries.
+
+Plain and synchronous: feed it `update(status)` for every robot state, `offline()`, `tick()` on a
+clock, `dispatch_incident()` for alarms; it emits orders and instant actions through a
+`CommandSink`. Orders are released `base_ahead` nodes ahead of the robot with a horizon behind,
+and extended by order updates as the robot progresses; holding the base is how a robot that runs
+ahead of its slot waits for the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from patrol.dispatch.incident import Candidate, choose_robot, needed_pct
+from patrol.dispatch.model import (
+    BatteryPolicy,
+    CommandSink,
+    Incident,
+    IncidentAssignment,
+    IncidentReport,
+    Mode,
+    RobotInfo,
+    RobotStatus,
+)
+from patrol.dispatch.orders import NodeGeometry, OrderStream
+from patrol.planner.idleness import CheckpointIdleness, IdlenessMonitor, Visit
+from patrol.planner.model import Node, PatrolPlan, RobotPosition, Strategy
+from patrol.planner.planner import Planner
+from patrol.planner.runtime import PatrolRuntime
+from robots.vda5050.base import utc_now_from
+from robots.vda5050.builders import build_instant_actions, make_action
+from robots.vda5050.order import Action
+
+log = logging.getLogger(__name__)
+
+HOLD_MIN_S = 0.5
+TERMINAL = frozenset({"FINISHED", "FAILED"})
+
+
+@dataclass
+class _IncidentJob:
+    incident: Incident
+    assignment: IncidentAssignment
+    action_ids: dict[str, str]  # actionId -> actionType
+    t_assigned: float
+    t_arrived: float | None = None
+
+
+@dataclass
+class _Robot:
+    info: RobotInfo
+    stream: OrderStream
+    mode: Mode = Mode.IDLE
+    status: RobotStatus | None = None
+    prefix: int = 0
+    horizon_dirty: bool = False
+    job: _IncidentJob | None = None
+    charger: Node | None = None
+    charge_action_ids: set[str] = field(default_factory=set)
+
+
+class PatrolDispatcher:
+    def __init__(
+        self,
+        planner: Planner,
+        geometry: NodeGeometry,
+        sink: CommandSink,
+        *,
+        strategy: Strategy = Strategy.AUTO,
+        chargers: Sequence[Node] = (),
+        battery: BatteryPolicy | None = None,
+        base_ahead: int = 2,
+        horizon: int = 6,
+        checkpoint_actions: Sequence[str] = ("capturePhoto",),
+        on_visit: Callable[[Visit], None] | None = None,
+        on_incident_report: Callable[[IncidentReport], None] | None = None,
+    ) -> None:
+        if base_ahead < 1 or horizon < 0:
+            raise ValueError(f"base_ahead must be >= 1 and horizon >= 0 (got {base_ahead}, {horizon})")
+        self.planner = planner
+        self.paths = planner.paths
+        self.geometry = geometry
+        self.sink = sink
+        self.runtime = PatrolRuntime(planner, strategy)
+        self.monitor = IdlenessMonitor(planner.checkpoints, on_visit)
+        self.paths.require(chargers)
+        self.chargers = list(chargers)
+        self.battery = battery or BatteryPolicy()
+        self.base_ahead = base_ahead
+        self.horizon = horizon
+        self.checkpoint_actions = tuple(checkpoint_actions)
+        self._checkpoints = {c.node for c in planner.checkpoints}
+        self._on_report = on_incident_report
+        self._robots: dict[str, _Robot] = {}
+        self._charger_use: dict[Node, str] = {}
+        self.patrolling = False
+        self.paused = False
+        self.rejected_updates = 0
+
+    # -- fleet -----------------------------------------------------------------------------------
+    def register(self, info: RobotInfo) -> None:
+        if info.robot_id not in self._robots:
+            self._robots[info.robot_id] = _Robot(info, OrderStream(info.vda, info.version, self.geometry))
+
+    def mode(self, robot_id: str) -> Mode:
+        return self._robots[robot_id].mode
+
+    @property
+    def plan(self) -> PatrolPlan | None:
+        return self.runtime.plan
+
+    def idleness(self, now: float) -> list[CheckpointIdleness]:
+        return self.monitor.live(now)
+
+    # -- patrol control --------------------------------------------------------------------------
+    def start_patrol(self, now: float, robot_ids: Sequence[str] | None = None) -> PatrolPlan | None:
+        """Plan for the given (default: every idle, located) robots where they stand, and send orders."""
+        ids = robot_ids if robot_ids is not None else [rid for rid, r in self._robots.items() if r.mode is Mode.IDLE]
+        ready = [
+            self._robots[rid]
+            for rid in ids
+            if rid in self._robots and self._robots[rid].status is not None and self._robots[rid].mode is Mode.IDLE
+        ]
+        ready = [r for r in ready if r.status is not None and r.status.last_node is not None]
+        self.patrolling = True
+        if not ready:
+            log.warning("patrol started without any located idle robot; robots join as they report")
+            return None
+        for r in ready:
+            r.mode = Mode.PATROL
+        plan = self.runtime.start([self._stand_position(r) for r in ready], now)
+        for r in ready:
+            self._new_patrol_order(r, now)
+        return plan
+
+    def pause(self, now: float) -> None:
+        self.paused = True
+        for r in self._active():
+            self._instant(r, "startPause", now)
+
+    def resume(self, now: float) -> None:
+        self.paused = False
+        for r in self._active():
+            self._instant(r, "stopPause", now)
+        self.tick(now)
+
+    def cancel(self, now: float) -> None:
+        """Stop patrolling: cancel every patrol order."""
+        self.patrolling = False
+        for r in self._robots.values():
+            if r.mode is Mode.PATROL:
+                self._instant(r, "cancelOrder", now)
+                r.mode = Mode.IDLE
+        self.runtime.start([], now)
+
+    # -- events ----------------------------------------------------------------------------------
+    def update(self, status: RobotStatus, now: float) -> None:
+        """A robot's state arrived (node ids already mapped to vertices)."""
+        r = self._robots.get(status.robot_id)
+        if r is None:
+            log.warning("state from unregistered robot %s ignored; register it first", status.robot_id)
+            return
+        r.status = status
+        if r.mode is Mode.OFFLINE:
+            r.mode = Mode.IDLE
+        for node in r.stream.progress(status.order_id, status.last_node_sequence_id):
+            self.monitor.visit(node, r.info.robot_id, now)
+            if r.mode is Mode.PATROL:
+                self._reached_on_patrol(r, node, now)
+        if r.mode is Mode.PATROL and status.driving:
+            self.runtime.depart(r.info.robot_id, now)
+        if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None:
+            self._join(r, status.last_node, now)
+        elif r.mode is Mode.PATROL:
+            if not self._battery_low(r):
+                self._top_up(r, now)
+            else:
+                self._send_to_charger(r, now)
+        elif r.mode is Mode.INCIDENT:
+            self._check_incident(r, now)
+        elif r.mode is Mode.TO_CHARGER:
+            self._check_charger_arrival(r, now)
+        elif r.mode is Mode.CHARGING and status.battery_pct >= self.battery.resume_pct:
+            self._finish_charging(r, now)
+
+    def offline(self, robot_id: str, now: float) -> None:
+        """The robot's connection broke (or it reports a fatal error): the others take over its share."""
+        r = self._robots.get(robot_id)
+        if r is None or r.mode is Mode.OFFLINE:
+            return
+        was = r.mode
+        r.mode = Mode.OFFLINE
+        r.stream.released.clear()
+        if was is Mode.PATROL:
+            self._leave_patrol(r, now)
+        if r.charger is not None:
+            self._charger_use.pop(r.charger, None)
+            r.charger = None
+        if was is Mode.INCIDENT and r.job is not None:
+            job = r.job
+            r.job = None
+            self._report(job, r, ok=False, now=now, states={})
+            self.dispatch_incident(job.incident, now)
+
+    def tick(self, now: float) -> None:
+        """Release held bases whose wait is over; call every second or so."""
+        for r in self._robots.values():
+            if r.mode is Mode.PATROL:
+                self._top_up(r, now)
+
+    def dispatch_incident(self, incident: Incident, now: float) -> IncidentAssignment | None:
+        """Send the capable robot with the lowest route time; the patrol closes the gap behind it."""
+        self.paths.require([incident.node])
+        cands = []
+        for r in self._robots.values():
+            if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None:
+                continue
+            at, extra = self._base_end(r, now)
+            if at is None:
+                continue
+            cands.append(Candidate(r.info, at, extra, r.status.battery_pct))
+        choice = choose_robot(
+            incident.incident_id,
+            incident.node,
+            cands,
+            self.paths,
+            self.chargers,
+            reserve_pct=self.battery.reserve_pct,
+            margin=self.battery.margin,
+        )
+        if choice is None:
+            log.warning("incident %s: no capable robot with enough battery", incident.incident_id)
+            return None
+        r = self._robots[choice.robot_id]
+        if r.mode is Mode.PATROL:
+            self._leave_patrol(r, now)
+        r.mode = Mode.INCIDENT
+        acts = [
+            make_action("scanArea", {"duration": 10.0}, description=f"incident {incident.incident_id}"),
+            make_action("capturePhoto", {"label": incident.incident_id}),
+        ]
+        r.job = _IncidentJob(incident, choice, {a.action_id: a.action_type for a in acts}, now)
+        route = choice.route
+        start = route[0]
+        rest = list(route[1:]) if len(route) > 1 else []
+        if not rest:  # already there: the order is the one node with the actions
+            order = r.stream.start(start, [], [], now, lambda v: (), tag="incident")
+            order = order.model_copy(update={"nodes": [order.nodes[0].model_copy(update={"actions": acts})]})
+        else:
+            order = r.stream.start(start, rest, [], now, lambda v: acts if v == incident.node else (), tag="incident")
+        self.sink.send_order(r.info.robot_id, order)
+        return choice
+
+    # -- patrol internals ------------------------------------------------------------------------
+    def _active(self) -> list[_Robot]:
+        return [r for r in self._robots.values() if r.mode not in (Mode.OFFLINE,)]
+
+    def _stand_position(self, r: _Robot) -> RobotPosition:
+        assert r.status is not None and r.status.last_node is not None
+        return RobotPosition(r.info.robot_id, r.status.last_node)
+
+    def _base_end(self, r: _Robot, now: float) -> tuple[Node | None, float]:
+        """Where the robot's committed route ends and roughly how far it still has to drive to get there."""
+        end = r.stream.base_end
+        last = r.stream.last
+        here = last[0] if last is not None else (r.status.last_node if r.status else None)
+        if end is None:
+            return here, 0.0
+        metres = 0.0
+        prev = here
+        for v, _ in r.stream.released:
+            if prev is not None:
+                metres += self.paths.dist(prev, v)
+            prev = v
+        return end[0], metres
+
+    def _patrol_positions(self, now: float, exclude: str | None = None) -> dict[str, RobotPosition]:
+        out = {}
+        for rid in self.runtime.robots:
+            if rid == exclude:
+                continue
+            r = self._robots[rid]
+            at, metres = self._base_end(r, now)
+            if at is not None:
+                # a released, unreached base end is ahead even when it lies on the robot's vertex
+                out[rid] = RobotPosition(rid, at, max(metres, 1e-6) if r.stream.released else 0.0)
+        return out
+
+    def _after_replan(self, now: float) -> None:
+        for rid in self.runtime.robots:
+            r = self._robots[rid]
+            r.prefix = len(r.stream.released)
+            r.horizon_dirty = True
+            self._top_up(r, now)
+
+    def _join(self, r: _Robot, at: Node, now: float) -> None:
+        r.mode = Mode.PATROL
+        positions = self._patrol_positions(now)
+        self.runtime.add_robot(RobotPosition(r.info.robot_id, at), now, positions)
+        self._new_patrol_order(r, now)
+        for rid in self.runtime.robots:
+            if rid != r.info.robot_id:
+                o = self._robots[rid]
+                o.prefix = len(o.stream.released)
+                o.horizon_dirty = True
+                self._top_up(o, now)
+
+    def _leave_patrol(self, r: _Robot, now: float) -> None:
+        positions = self._patrol_positions(now, exclude=r.info.robot_id)
+        self.runtime.remove_robot(r.info.robot_id, now, positions)
+        self._after_replan(now)
+
+    def _new_patrol_order(self, r: _Robot, now: float) -> None:
+        rid = r.info.robot_id
+        at = self.runtime.position(rid, now).node
+        up = self.runtime.upcoming(rid, self.base_ahead + self.horizon)
+        r.prefix = 0
+        r.horizon_dirty = False
+        order = r.stream.start(at, up[: self.base_ahead], up[self.base_ahead :], now, self._actions_for(r))
+        self.sink.send_order(rid, order)
+
+    def _reached_on_patrol(self, r: _Robot, node: Node, now: float) -> None:
+        if r.prefix > 0:
+            r.prefix -= 1
+            if r.prefix == 0:
+                self.runtime.reached(r.info.robot_id, node, now)
+            return
+        self.runtime.reached(r.info.robot_id, node, now)
+
+    def _top_up(self, r: _Robot, now: float) -> None:
+        if self.paused or not self.runtime.has(r.info.robot_id):
+            return
+        rid = r.info.robot_id
+        have = len(r.stream.released)
+        want = max(0, self.base_ahead - have)
+        if want and self.runtime.hold_s(rid, now) > HOLD_MIN_S:
+            want = 0
+        if not want and not r.horizon_dirty:
+            return
+        known = have - r.prefix + (1 if r.prefix > 0 else 0)
+        up = self.runtime.upcoming(rid, known + want + self.horizon)
+        base, hor = up[known : known + want], up[known + want :]
+        order = r.stream.extend(base, hor, now, self._actions_for(r))
+        r.horizon_dirty = False
+        if base and r.stream.last is not None and have == 0:
+            self.runtime.depart(rid, now)
+        self.sink.send_order(rid, order)
+
+    def _actions_for(self, r: _Robot) -> Callable[[Node], Sequence[Action]]:
+        kinds = [k for k in self.checkpoint_actions if k in r.info.actions]
+
+        def actions(node: Node) -> Sequence[Action]:
+            if node not in self._checkpoints or not kinds:
+                return ()
+            return [make_action(k, {"label": f"checkpoint {node}"} if k == "capturePhoto" else None) for k in kinds]
+
+        return actions
+
+    def _instant(self, r: _Robot, action_type: str, now: float) -> str:
+        action = make_action(action_type)
+        msg = build_instant_actions(r.info.vda, [action], timestamp=utc_now_from(now), robot_version=r.info.version)
+        self.sink.send_instant_actions(r.info.robot_id, msg)
+        return action.action_id
+
+    # -- incidents -------------------------------------------------------------------------------
+    def _check_incident(self, r: _Robot, now: float) -> None:
+        job, st = r.job, r.status
+        if job is None or st is None:
+            return
+        if job.t_arrived is None and st.last_node == job.incident.node and not r.stream.released:
+            job.t_arrived = now
+        states = {job.action_ids[a]: s for a, s in st.action_states.items() if a in job.action_ids}
+        if len(states) == len(job.action_ids) and all(s in TERMINAL for s in states.values()):
+            r.job = None
+            self._report(job, r, ok=all(s == "FINISHED" for s in states.values()), now=now, states=states)
+            r.mode = Mode.IDLE
+            if self.patrolling and st.last_node is not None:
+                self._join(r, st.last_node, now)
+
+    def _report(self, job: _IncidentJob, r: _Robot, ok: bool, now: float, states: dict[str, str]) -> None:
+        report = IncidentReport(
+            job.incident.incident_id, r.info.robot_id, ok, job.t_assigned, job.t_arrived, now, states
+        )
+        log.info("incident %s handled by %s: ok=%s", report.incident_id, report.robot_id, ok)
+        if self._on_report is not None:
+            self._on_report(report)
+
+    # -- battery ---------------------------------------------------------------------------------
+    def _free_chargers(self) -> list[Node]:
+        return [c for c in self.chargers if c not in self._charger_use]
+
+    def _battery_low(self, r: _Robot) -> bool:
+        st = r.status
+        free = self._free_chargers()
+        if st is None or not free or st.charging:
+            return False
+        lap_m, lap_end = self.runtime.lap_remaining_m(r.info.robot_id)
+        to_charger = min(self.paths.dist(lap_end, c) for c in free)
+        need = needed_pct(r.info, lap_m + to_charger, self.battery.margin) + self.battery.reserve_pct
+        return st.battery_pct < need
+
+    def _send_to_charger(self, r: _Robot, now: float) -> None:
+        at, _ = self._base_end(r, now)
+        if at is None:
+            return
+        charger = min(self._free_chargers(), key=lambda c: self.paths.dist(at, c))
+        self._leave_patrol(r, now)
+        self._charger_use[charger] = r.info.robot_id
+        r.charger = charger
+        r.mode = Mode.TO_CHARGER
+        log.info("robot %s: battery low, going to charger %r", r.info.robot_id, charger)
+        route = self.paths.path(at, charger)
+        order = r.stream.start(at, route[1:], [], now, lambda v: (), tag="charge")
+        self.sink.send_order(r.info.robot_id, order)
+        self._check_charger_arrival(r, now)
+
+    def _check_charger_arrival(self, r: _Robot, now: float) -> None:
+        st = r.status
+        if st is None or r.charger is None or r.stream.released or st.last_node != r.charger:
+            return
+        r.mode = Mode.CHARGING
+        if "startCharging" in r.info.actions:
+            self._instant(r, "startCharging", now)
+
+    def _finish_charging(self, r: _Robot, now: float) -> None:
+        if "stopCharging" in r.info.actions:
+            self._instant(r, "stopCharging", now)
+        if r.charger is not None:
+            self._charger_use.pop(r.charger, None)
+        at = r.charger
+        r.charger = None
+        r.mode = Mode.IDLE
+        if self.patrolling and at is not None:
+            self._join(r, at, now)

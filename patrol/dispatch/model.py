@@ -1,0 +1,96 @@
+"""What the dispatcher is fed with and what it emits through: plain values and a small command port."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from patrol.planner.model import Node
+from robots.vda5050.order import InstantActions, Order
+from robots.vda5050.topics import RobotId
+
+
+class CommandSink(Protocol):
+    """Where orders and instant actions go (the lead wires it to MQTT through robots.vda5050.topics)."""
+
+    def send_order(self, robot_id: str, order: Order) -> None: ...
+
+    def send_instant_actions(self, robot_id: str, actions: InstantActions) -> None: ...
+
+
+class Mode(StrEnum):
+    IDLE = "idle"
+    PATROL = "patrol"
+    INCIDENT = "incident"
+    TO_CHARGER = "to_charger"
+    CHARGING = "charging"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class RobotInfo:
+    """A robot the dispatcher may use: its VDA 5050 identity, declared actions and kinematics."""
+
+    robot_id: str
+    vda: RobotId
+    version: str = "2.1.0"
+    actions: frozenset[str] = frozenset()
+    """Action types its factsheet declares; nothing undeclared is ever sent."""
+    speed: float = 1.0
+    consumption_pct_per_m: float = 0.02
+    """Battery percent used per metre driven."""
+
+
+@dataclass(frozen=True)
+class RobotStatus:
+    """The part of a VDA 5050 state the dispatcher needs (node ids already mapped to graph vertices)."""
+
+    robot_id: str
+    order_id: str
+    last_node: Node | None
+    last_node_sequence_id: int
+    battery_pct: float
+    charging: bool = False
+    driving: bool = False
+    action_states: Mapping[str, str] = field(default_factory=dict)
+    """actionId -> actionStatus (WAITING, RUNNING, FINISHED, FAILED, ...)."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_id: str
+    node: Node
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentReport:
+    incident_id: str
+    robot_id: str
+    ok: bool
+    t_assigned: float
+    t_arrived: float | None
+    t_done: float
+    actions: Mapping[str, str]
+    """actionType -> final actionStatus."""
+
+
+@dataclass(frozen=True)
+class IncidentAssignment:
+    incident_id: str
+    robot_id: str
+    route: tuple[Node, ...]
+    travel_s: float
+
+
+@dataclass(frozen=True)
+class BatteryPolicy:
+    """Return to a charger when the charge would not cover the rest of the lap plus the way to a charger
+    plus `reserve_pct`; rejoin at `resume_pct`."""
+
+    reserve_pct: float = 15.0
+    resume_pct: float = 90.0
+    margin: float = 1.2
+    """Multiplies the distance-based need (slopes, detours)."""

@@ -1,0 +1,142 @@
+"""FakeFleet: a purpose-built stand-in for robots executing VDA 5050 orders, for dispatcher tests.
+
+It follows released nodes at a fixed speed on a simulated clock, finishes node actions on arrival,
+drains and charges batteries, and answers with `RobotStatus` values. It is not the simulator (that
+speaks MQTT like hardware); it exists so the dispatcher's rules can be tested quickly and exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from patrol.dispatch.model import RobotStatus
+from patrol.dispatch.orders import NodeGeometry
+from patrol.planner.model import Node
+from patrol.planner.paths import ShortestPaths
+from robots.vda5050.order import InstantActions, Order
+
+
+@dataclass
+class FakeRobot:
+    robot_id: str
+    node: Node
+    battery: float = 100.0
+    order_id: str = ""
+    update_id: int = -1
+    last_seq: int = 0
+    queue: list[tuple[str, Node, int, list[str]]] = field(default_factory=list)  # order, node, seq, action ids
+    leg_m: float = 0.0
+    charging: bool = False
+    paused: bool = False
+    online: bool = True
+    action_states: dict[str, str] = field(default_factory=dict)
+    visits: list[tuple[float, Node]] = field(default_factory=list)
+
+
+class FakeFleet:
+    """Robots on a graph, driven by the orders a `CommandSink` receives (this class is the sink)."""
+
+    def __init__(
+        self,
+        paths: ShortestPaths,
+        geometry: NodeGeometry,
+        speed: float = 1.0,
+        drain_pct_per_m: float = 0.02,
+        charge_pct_per_s: float = 1.0,
+    ) -> None:
+        self.paths = paths
+        self.geometry = geometry
+        self.speed = speed
+        self.drain = drain_pct_per_m
+        self.charge_rate = charge_pct_per_s
+        self.robots: dict[str, FakeRobot] = {}
+        self.orders: list[tuple[str, Order]] = []
+        self.instant: list[tuple[str, InstantActions]] = []
+
+    def add(self, robot_id: str, node: Node, battery: float = 100.0) -> FakeRobot:
+        r = FakeRobot(robot_id, node, battery)
+        self.robots[robot_id] = r
+        return r
+
+    # -- CommandSink ---------------------------------------------------------------------------
+    def send_order(self, robot_id: str, order: Order) -> None:
+        self.orders.append((robot_id, order))
+        r = self.robots[robot_id]
+        if not r.online:
+            return
+        released = [n for n in order.nodes if n.released]
+        nodes = [(self.geometry.node_of(n.node_id), n.sequence_id, [a.action_id for a in n.actions]) for n in released]
+        if order.order_id == r.order_id or any(q[0] == order.order_id for q in r.queue):
+            assert order.order_update_id > r.update_id, "order update ids must increase"
+            r.update_id = order.order_update_id
+            queued = [q[2] for q in r.queue if q[0] == order.order_id]
+            known = max([*queued, r.last_seq if r.order_id == order.order_id else -1])
+            for node, seq, acts in nodes:
+                if seq > known:
+                    r.queue.append((order.order_id, node, seq, acts))
+            return
+        # a new order: its first node is where the robot stands or the end of its current base
+        first, rest = nodes[0], nodes[1:]
+        if r.queue and r.queue[-1][1] == first[0]:
+            r.queue[-1] = (order.order_id, first[0], first[1], r.queue[-1][3] + first[2])
+        else:
+            assert not r.queue and r.node == first[0], f"{robot_id}: new order does not start where it stands"
+            r.order_id, r.last_seq = order.order_id, first[1]
+            self._finish(r, first[2])
+        r.update_id = order.order_update_id
+        r.queue.extend((order.order_id, n, s, a) for n, s, a in rest)
+
+    def send_instant_actions(self, robot_id: str, actions: InstantActions) -> None:
+        self.instant.append((robot_id, actions))
+        r = self.robots[robot_id]
+        for a in actions.actions:
+            if a.action_type == "startCharging":
+                r.charging = True
+            elif a.action_type == "stopCharging":
+                r.charging = False
+            elif a.action_type == "startPause":
+                r.paused = True
+            elif a.action_type == "stopPause":
+                r.paused = False
+            elif a.action_type == "cancelOrder":
+                r.queue.clear()
+            r.action_states[a.action_id] = "FINISHED"
+
+    # -- simulation ----------------------------------------------------------------------------
+    def step(self, dt: float, now: float) -> None:
+        for r in self.robots.values():
+            if not r.online:
+                continue
+            if r.charging:
+                r.battery = min(100.0, r.battery + self.charge_rate * dt)
+                continue
+            budget = self.speed * dt
+            while budget > 1e-12 and r.queue and not r.paused:
+                order_id, node, seq, acts = r.queue[0]
+                leg = self.paths.dist(r.node, node)
+                step = min(budget, leg - r.leg_m)
+                r.leg_m += step
+                budget -= step
+                r.battery -= step * self.drain
+                if r.leg_m >= leg - 1e-9:
+                    r.queue.pop(0)
+                    r.node, r.leg_m, r.order_id, r.last_seq = node, 0.0, order_id, seq
+                    r.visits.append((now + dt - budget / self.speed, node))
+                    self._finish(r, acts)
+
+    def _finish(self, r: FakeRobot, action_ids: list[str]) -> None:
+        for a in action_ids:
+            r.action_states[a] = "FINISHED"
+
+    def status(self, robot_id: str) -> RobotStatus:
+        r = self.robots[robot_id]
+        return RobotStatus(
+            robot_id=robot_id,
+            order_id=r.order_id,
+            last_node=r.node,
+            last_node_sequence_id=r.last_seq,
+            battery_pct=r.battery,
+            charging=r.charging,
+            driving=bool(r.queue) and not r.paused,
+            action_states=dict(r.action_states),
+        )
