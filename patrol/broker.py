@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -108,13 +109,16 @@ class MosquittoProcess:
             "autosave_interval 1",
             "max_queued_messages 100000",
             "max_inflight_messages 0",
-            "message_size_limit 0",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
             *self.extra_config,
         ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # started as root, mosquitto would switch to the `mosquitto` user and lose access to our
+            # (private) data, password and ACL files: the embedded broker runs as the service's user
+            lines.append("user root")
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return self.config_path
 
