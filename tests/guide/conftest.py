@@ -11,7 +11,7 @@ from maps import Park, Route, load_park, sample_park_path
 from patrol.guide.engine import GuideEngine
 from patrol.guide.knowledge import KnowledgeBase, Lang, load_knowledge, sample_knowledge_path
 from patrol.guide.routes import ParkRoutes
-from robots.clock import Clock
+from robots.clock import Clock, SimClock
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +71,20 @@ class FakeEscortExecutor:
 
     def kinds(self, robot_id: str) -> list[str]:
         return [kind for robot, kind, _ in self.steps if robot == robot_id]
+
+
+async def settle() -> None:
+    """Let every ready task run until it waits again."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def run_sim(clock: SimClock, seconds: float) -> None:
+    """Move simulated time on, letting every task run to its next sleep between wake-ups."""
+    end = clock.now() + seconds
+    await settle()
+    while (deadline := clock.next_deadline) is not None and deadline <= end:
+        await clock.run_until(deadline)
+        await settle()
+    await clock.run_until(end)
+    await settle()

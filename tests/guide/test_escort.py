@@ -11,7 +11,7 @@ from patrol.guide.escort import LEAD_SPEED, EscortError, EscortQueue, EscortStat
 from patrol.guide.knowledge import KnowledgeBase
 from patrol.guide.routes import ParkRoutes
 from robots.clock import SimClock
-from tests.guide.conftest import FakeEscortExecutor
+from tests.guide.conftest import FakeEscortExecutor, run_sim, settle
 
 
 class Setup:
@@ -21,18 +21,10 @@ class Setup:
         self.queue = EscortQueue(kb, routes, self.executor, self.clock, robots, **kw)
 
     async def settle(self) -> None:
-        for _ in range(20):
-            await asyncio.sleep(0)
+        await settle()
 
     async def advance(self, seconds: float) -> None:
-        """Move simulated time on, letting every task run to its next sleep between wake-ups."""
-        end = self.clock.now() + seconds
-        await self.settle()
-        while (deadline := self.clock.next_deadline) is not None and deadline <= end:
-            await self.clock.run_until(deadline)
-            await self.settle()
-        await self.clock.run_until(end)
-        await self.settle()
+        await run_sim(self.clock, seconds)
 
 
 @pytest.fixture
