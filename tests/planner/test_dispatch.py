@@ -1,0 +1,233 @@
+"""Dispatcher rules on a simulated clock, with FakeFleet executing the VDA 5050 orders it emits."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from patrol.dispatch.dispatcher import PatrolDispatcher
+from patrol.dispatch.incident import Candidate, choose_robot
+from patrol.dispatch.model import BatteryPolicy, Incident, IncidentReport, Mode, RobotInfo
+from patrol.dispatch.orders import NodeGeometry
+from patrol.planner.model import Strategy
+from patrol.planner.paths import ShortestPaths
+from patrol.planner.planner import Planner
+from robots.vda5050.topics import RobotId
+from tests.planner.fake_fleet import FakeFleet
+from tests.planner.graphs import grid
+
+ALL_ACTIONS = frozenset({"capturePhoto", "scanArea", "startCharging", "stopCharging"})
+LOOP = 200.0  # optimal tour of grid(5, 4)
+
+
+@dataclass
+class World:
+    disp: PatrolDispatcher
+    fleet: FakeFleet
+    reports: list[IncidentReport] = field(default_factory=list)
+    t: float = 0.0
+    offline: set[str] = field(default_factory=set)
+
+    def run(self, until: float, dt: float = 0.25) -> None:
+        while self.t < until - 1e-9:
+            self.fleet.step(dt, self.t)
+            self.t += dt
+            for rid in self.fleet.robots:
+                if rid not in self.offline:
+                    self.disp.update(self.fleet.status(rid), self.t)
+            self.disp.tick(self.t)
+
+    def intervals(self, since: float, until: float = math.inf) -> list[float]:
+        return [iv for t, iv, _ in self.disp.monitor.intervals() if since <= t <= until]
+
+
+def make_world(
+    graph: nx.Graph,
+    robots: dict[str, tuple[int, float]],
+    chargers: Iterable[int] = (),
+    actions: frozenset[str] = ALL_ACTIONS,
+    battery: BatteryPolicy | None = None,
+    start: bool = True,
+) -> World:
+    planner = Planner(graph)
+    geometry = NodeGeometry.from_graph(graph, "park")
+    fleet = FakeFleet(planner.paths, geometry, drain_pct_per_m=0.02, charge_pct_per_s=1.0)
+    reports: list[IncidentReport] = []
+    disp = PatrolDispatcher(
+        planner,
+        geometry,
+        fleet,
+        strategy=Strategy.CYCLIC,
+        chargers=list(chargers),
+        battery=battery,
+        on_incident_report=reports.append,
+    )
+    for rid, (node, pct) in robots.items():
+        fleet.add(rid, node, pct)
+        disp.register(RobotInfo(rid, RobotId("acme", rid), actions=actions, consumption_pct_per_m=0.02))
+        disp.update(fleet.status(rid), 0.0)
+    if start:
+        disp.start_patrol(0.0)
+    return World(disp, fleet, reports)
+
+
+def test_three_robot_patrol_visits_every_checkpoint_evenly_spaced() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (1, 100.0), "c": (2, 100.0)})
+    w.run(1500.0)
+    assert w.disp.monitor.stats().unvisited == 0
+    late = w.intervals(since=900.0)
+    spacing = LOOP / 3
+    assert max(late) <= spacing * 1.05
+    assert min(late) >= spacing * 0.95
+    for r in w.fleet.robots.values():
+        assert len(r.visits) > 50
+
+
+def test_orders_have_base_and_horizon_and_updates_validate_against_the_schema(shared_dir: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((shared_dir / "specs/vda5050-2.1.0/order.schema").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0)})
+    w.run(120.0)
+    by_order: dict[str, list[int]] = defaultdict(list)
+    for _rid, order in w.fleet.orders:
+        errors = list(validator.iter_errors(order.to_dict()))
+        assert not errors, errors[0].message
+        by_order[order.order_id].append(order.order_update_id)
+    first = next(o for rid, o in w.fleet.orders if rid == "a")
+    assert first.order_update_id == 0
+    assert [n.released for n in first.nodes] == [True] * 3 + [False] * 6  # here + 2 base, 6 horizon
+    assert [n.sequence_id for n in first.nodes] == list(range(0, 18, 2))
+    assert any(a.action_type == "capturePhoto" for n in first.nodes for a in n.actions)
+    for ids in by_order.values():
+        assert ids == list(range(len(ids)))  # orderUpdateId counts up by one
+    # each update stitches at the previous base end
+    prev_end: dict[str, tuple[str, int]] = {}
+    for _, order in w.fleet.orders:
+        if order.order_update_id > 0:
+            assert (order.nodes[0].node_id, order.nodes[0].sequence_id) == prev_end[order.order_id]
+        base = [n for n in order.nodes if n.released]
+        prev_end[order.order_id] = (base[-1].node_id, base[-1].sequence_id)
+
+
+def test_checkpoint_actions_only_when_the_factsheet_declares_them() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0)}, actions=frozenset())
+    w.run(60.0)
+    assert all(not n.actions for _, o in w.fleet.orders for n in o.nodes)
+
+
+def walled_grid() -> nx.Graph:
+    """grid(5, 4) with a wall between rows 0 and 1 except at the last column."""
+    g = grid(5, 4)
+    for c in range(4):
+        g.remove_edge(c, c + 5)
+    return g
+
+
+def test_incident_choice_uses_route_time_not_straight_line() -> None:
+    g = walled_grid()
+    paths = ShortestPaths(g)
+    near = RobotInfo("near", RobotId("acme", "near"), actions=ALL_ACTIONS)
+    far = RobotInfo("far", RobotId("acme", "far"), actions=ALL_ACTIONS)
+    weak = RobotInfo("weak", RobotId("acme", "weak"), actions=frozenset({"capturePhoto"}))
+    cands = [Candidate(near, 5, 0.0, 100.0), Candidate(far, 3, 0.0, 100.0), Candidate(weak, 1, 0.0, 100.0)]
+    choice = choose_robot("inc-1", 0, cands, paths, chargers=[19])
+    assert choice is not None and choice.robot_id == "far"  # 30 m route vs 90 m round the wall
+    assert choice.route == (3, 2, 1, 0)
+    # not enough battery for there and back to the charger: skipped
+    flat = [Candidate(far, 3, 0.0, 11.0), Candidate(near, 5, 0.0, 100.0)]
+    choice = choose_robot("inc-2", 0, flat, paths, chargers=[19])
+    assert choice is not None and choice.robot_id == "near"
+
+
+def test_alarm_pulls_the_fastest_robot_which_reports_and_rejoins_while_the_others_close_the_gap() -> None:
+    w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0), "third": (17, 100.0)})
+    w.run(400.0)
+    incident = Incident("inc-7", 0, "door forced")
+    choice = w.disp.dispatch_incident(incident, w.t)
+    assert choice is not None
+    chosen = choice.robot_id
+    assert w.disp.mode(chosen) is Mode.INCIDENT
+    assert w.disp.plan is not None and len(w.disp.plan.assignments) == 2
+    w.run(w.t + 200.0)
+    assert [r.incident_id for r in w.reports] == ["inc-7"]
+    report = w.reports[0]
+    assert report.ok and report.robot_id == chosen and report.t_arrived is not None
+    assert set(report.actions) == {"scanArea", "capturePhoto"}
+    incident_orders = [o for rid, o in w.fleet.orders if rid == chosen and o.order_id.startswith("incident")]
+    target = incident_orders[0].nodes[-1]
+    assert target.node_id == "0" and {a.action_type for a in target.actions} == {"scanArea", "capturePhoto"}
+    assert w.disp.mode(chosen) is Mode.PATROL and len(w.disp.plan.assignments) == 3
+    w.run(w.t + 900.0)
+    late = w.intervals(since=w.t - 400.0)
+    assert max(late) <= w.disp.plan.predicted_worst_s * 1.1
+
+
+def test_incident_robot_is_the_one_with_the_lowest_route_time() -> None:
+    w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0)}, start=False)
+    choice = w.disp.dispatch_incident(Incident("inc-1", 0), 0.0)
+    assert choice is not None and choice.robot_id == "far"
+    assert choice.travel_s == pytest.approx(30.0)
+
+
+def test_low_battery_robot_docks_is_replaced_and_rejoins_when_charged() -> None:
+    battery = BatteryPolicy(reserve_pct=15.0, resume_pct=90.0, margin=1.2)
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (5, 100.0), "low": (12, 24.0)}, chargers=[19], battery=battery)
+    modes: list[Mode] = []
+    charging_from = None
+    while w.t < 400.0:
+        w.run(w.t + 1.0)
+        modes.append(w.disp.mode("low"))
+        if modes[-1] is Mode.CHARGING and charging_from is None:
+            charging_from = w.t
+            plan = w.disp.plan
+            assert plan is not None and {a.robot_id for a in plan.assignments} == {"a", "b"}
+            assert set(plan.loops[0].walk) == set(range(20))  # the two others cover the whole loop
+    assert Mode.TO_CHARGER in modes and Mode.CHARGING in modes
+    assert charging_from is not None
+    docked_at = [n for t, n in w.fleet.robots["low"].visits if t <= charging_from]
+    assert docked_at[-1] == 19
+    assert any(a.action_type == "startCharging" for rid, m in w.fleet.instant if rid == "low" for a in m.actions)
+    # while it went to charge and charged, the two others kept visiting
+    during = [n for t, n in w.fleet.robots["a"].visits + w.fleet.robots["b"].visits if t > charging_from - 60]
+    assert len(set(during)) >= 15
+    assert modes[-1] is Mode.PATROL  # charged to 90 % and back on patrol
+    assert any(a.action_type == "stopCharging" for rid, m in w.fleet.instant if rid == "low" for a in m.actions)
+    assert w.disp.plan is not None and len(w.disp.plan.assignments) == 3
+    assert w.fleet.robots["low"].battery > 80.0
+
+
+def test_offline_robots_share_is_taken_over() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0), "c": (14, 100.0)})
+    w.run(300.0)
+    w.fleet.robots["c"].online = False
+    w.offline.add("c")
+    w.disp.offline("c", w.t)
+    assert w.disp.mode("c") is Mode.OFFLINE
+    assert w.disp.plan is not None and {a.robot_id for a in w.disp.plan.assignments} == {"a", "b"}
+    w.run(1500.0)
+    late = [iv for t, iv, _ in w.disp.monitor.intervals() if t > 1000.0]
+    assert max(late) <= LOOP / 2 * 1.05
+    visited_late = {n for t, iv, n in w.disp.monitor.intervals() if t > 1000.0}
+    assert visited_late == set(range(20))
+
+
+def test_pause_and_resume_send_instant_actions() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0)})
+    w.run(10.0)
+    w.disp.pause(w.t)
+    node = w.fleet.robots["a"].node
+    w.run(30.0)
+    assert w.fleet.robots["a"].node == node
+    w.disp.resume(w.t)
+    w.run(60.0)
+    sent = [a.action_type for _, m in w.fleet.instant for a in m.actions]
+    assert sent == ["startPause", "stopPause"]
+    assert w.fleet.robots["a"].node != node
