@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import uuid
@@ -123,9 +122,7 @@ async def secured(tmp_path: Path) -> AsyncIterator[MosquittoProcess]:
         BrokerAccount.vision_worker("vis", password=PASSWORDS["vis"]),
     ]
     paths: BrokerConfigPaths = write_broker_config(tmp_path / "conf", accounts)
-    # as root, mosquitto drops to user `mosquitto`, which cannot read the 0600 files in a 0700 tmp dir
-    run_as = ["user root"] if os.geteuid() == 0 else []
-    proc = MosquittoProcess(data_dir=tmp_path / "broker", extra_config=[*run_as, *auth_config_lines(paths)],
+    proc = MosquittoProcess(data_dir=tmp_path / "broker", extra_config=auth_config_lines(paths),
                             allow_anonymous=False)
     proc.start()
     try:
