@@ -87,7 +87,8 @@ class FastSim:
         if r.moving_from is None:
             return RobotPosition(robot_id, r.node, 0.0)
         edge = self.paths.edge_length[(r.moving_from, r.node)]
-        return RobotPosition(robot_id, r.node, max(0.0, edge - (self.now - r.t_depart) * self.speed))
+        left = max(0.0, edge - (self.now - r.t_depart) * self.speed)
+        return RobotPosition(robot_id, r.node, left, r.moving_from)
 
     def run(self, duration_s: float, dropouts: Sequence[DropOut] = ()) -> FastResult:
         """Simulate until `duration_s` (simulated seconds), applying drop-outs at their times."""

@@ -285,7 +285,11 @@ class PatrolDispatcher:
             at, metres = self._base_end(r, now)
             if at is not None:
                 # a released, unreached base end is ahead even when it lies on the robot's vertex
-                out[rid] = RobotPosition(rid, at, max(metres, 1e-6) if r.stream.released else 0.0)
+                released = [v for v, _ in r.stream.released]
+                after = released[-2] if len(released) >= 2 else None
+                if len(released) == 1 and r.stream.last is not None:
+                    after = r.stream.last[0]
+                out[rid] = RobotPosition(rid, at, max(metres, 1e-6) if r.stream.released else 0.0, after)
         return out
 
     def _after_replan(self, now: float) -> None:

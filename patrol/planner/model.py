@@ -34,11 +34,16 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class RobotPosition:
-    """Where a robot is: heading to (or standing on) `node`, `remaining_m` metres away from it."""
+    """Where a robot is: heading to (or standing on) `node`, `remaining_m` metres away from it.
+
+    `after` is the vertex it came from, if known: a robot keeps its direction of travel when it
+    joins a loop that passes `node` more than once.
+    """
 
     robot_id: str
     node: Node
     remaining_m: float = 0.0
+    after: Node | None = None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,11 @@ def _place_one_way(
     for r in robots:
         dists = paths.matrix[paths.index[r.node], walk_idx]
         e = int(np.argmin(dists))
+        if r.after is not None and dists[e] == 0.0:
+            # the same vertex may be passed several times: continue the way the robot is going
+            same_way = [j for j in np.flatnonzero(dists == 0.0) if loop.walk[j - 1] == r.after]
+            if same_way:
+                e = int(same_way[0])
         entries.append((e, float(dists[e]) + r.remaining_m))
     s = np.array([loop.arc[e] - d for e, d in entries])
     if k == 0:

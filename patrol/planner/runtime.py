@@ -29,6 +29,7 @@ class _Track:
     loop: Loop
     last: Node | None
     a_last: float
+    prev: Node | None
     t_depart: float | None
     route: deque[tuple[Node, float]] = field(default_factory=deque)
     next_walk: int = 0
@@ -76,6 +77,7 @@ class PatrolRuntime:
                 loop=loop,
                 last=None if moving else pos.node,
                 a_last=s,
+                prev=pos.after,
                 t_depart=now if moving else None,
             )
             acc = s + pos.remaining_m
@@ -99,12 +101,13 @@ class PatrolRuntime:
         t = self._track(robot_id)
         if t.t_depart is None or not t.route:
             if t.last is not None:
-                return RobotPosition(robot_id, t.last, 0.0)
+                return RobotPosition(robot_id, t.last, 0.0, t.prev)
             node, a_next = self._peek(t)
-            return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last))
+            return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last), t.prev)
         node, a_next = t.route[0]
         done = max(0.0, now - t.t_depart) * self.planner.speed
-        return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last - done))
+        came_from = t.last if t.last is not None else t.prev
+        return RobotPosition(robot_id, node, max(0.0, a_next - t.a_last - done), came_from)
 
     def remove_robot(
         self, robot_id: str, now: float, positions: Mapping[str, RobotPosition] | None = None
@@ -163,7 +166,10 @@ class PatrolRuntime:
         for i, (v, a) in enumerate(list(t.route)[:REJOIN_LOOKAHEAD]):
             if v == node:
                 for _ in range(i + 1):
-                    t.route.popleft()
+                    before = t.route.popleft()[0]
+                    if before != node:
+                        t.last = before
+                t.prev = t.last
                 t.last, t.a_last, t.t_depart = node, a, None
                 return True
         self._reroute(t, node)
@@ -226,6 +232,7 @@ class PatrolRuntime:
         for prev, v in itertools.pairwise(approach):
             acc += paths.dist(prev, v)
             t.route.append((v, acc))
+        t.prev = t.last
         t.last, t.a_last, t.t_depart = node, start, None
         t.next_walk = loop.next_index(e)
         t.laps = laps + (1 if t.next_walk == 0 else 0)

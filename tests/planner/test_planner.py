@@ -170,3 +170,18 @@ def test_single_vertex_graph_plans_without_crashing() -> None:
     g.add_node(1, x=0.0, y=0.0)
     plan = Planner(g).plan(2)
     assert len(plan.assignments) == 2
+
+
+def test_replan_keeps_each_robots_direction_on_a_loop_that_passes_a_vertex_twice() -> None:
+    planner = Planner(star(arms=2, arm_len=5))  # a corridor: the loop passes inner vertices both ways
+    loop = planner.cyclic_loop()
+    inner = next(v for v in loop.walk if sum(1 for w in loop.walk if w == v) == 2)
+    runtime = PatrolRuntime(planner, Strategy.CYCLIC)
+    for j, v in enumerate(loop.walk):
+        if v != inner:
+            continue
+        came_from = loop.walk[j - 1]
+        plan = runtime.start([RobotPosition("a", inner, 0.0, came_from)], 0.0)
+        a = plan.assignment("a")
+        walk = plan.loops[0].walk
+        assert walk[a.entry] == inner and walk[a.entry - 1] == came_from  # no U-turn
