@@ -11,8 +11,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from patrol.alarms.live import LiveEvent
-from patrol.alarms.model import Actor, AlarmSignal, AlarmStatus, AlarmType, ArmingMode, EscalationAction, \
-    RobotCondition, Severity
+from patrol.alarms.model import (
+    Actor,
+    AlarmSignal,
+    AlarmStatus,
+    AlarmType,
+    ArmingMode,
+    EscalationAction,
+    RobotCondition,
+    Severity,
+)
 from patrol.alarms.policy import AlarmPolicy, EscalationStep
 from patrol.alarms.service import AlarmStateError
 from patrol.alarms.tables import AlarmRow
