@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from robots.agent.config import AgentConfig
 from robots.agent.driver import ActionOutcome, ActionRequest, DriveError, Driver, NodeGoal
 from robots.agent.factsheet import build_factsheet
+from robots.agent.reports import build_state, build_visualization, fault_errors
 from robots.clock import Clock
 from robots.vda5050 import actions as A
 from robots.vda5050.base import VdaModel, is_supported_version, utc_now_from
@@ -42,19 +43,11 @@ from robots.vda5050.orders import (
 )
 from robots.vda5050.state import (
     ActionStatus,
-    AgvPosition,
-    BatteryState,
     Connection,
     ConnectionState,
     Error,
     ErrorLevel,
-    EStop,
-    InfoLevel,
-    Information,
-    OperatingMode,
-    SafetyState,
     State,
-    Velocity,
     Visualization,
 )
 from robots.vda5050.topics import HeaderIds, RobotTopic, VdaTopic
@@ -146,54 +139,12 @@ class AgentCore:
 
     # --- messages out ---------------------------------------------------------------------------
     def build_state(self) -> State:
-        errors = [*self.orders.errors, *self._agent_errors.values(), *self._fault_errors]
-        position = velocity = battery = None
-        info: list[Information] = []
-        try:
-            pose = self.driver.pose()
-            position = AgvPosition(x=pose.x, y=pose.y, theta=pose.theta, map_id=pose.map_id,
-                                   position_initialized=pose.localized,
-                                   deviation_range=pose.deviation or None)
-            v = self.driver.velocity()
-            velocity = Velocity(vx=v.vx, vy=v.vy, omega=v.omega)
-            b = self.driver.battery()
-            battery = BatteryState(battery_charge=b.charge, charging=b.charging, battery_voltage=b.voltage,
-                                   reach=None if b.reach_m is None else max(0.0, b.reach_m))
-            url = self.driver.camera_url()
-            if url:
-                info.append(Information(info_type="cameraStream", info_level=InfoLevel.INFO, info_description=url))
-        except Exception as exc:  # a driver bug must not stop reporting
-            log.warning("%s: driver query failed: %s", self.config.robot, exc)
-            errors.append(make_error("driverError", f"driver query failed: {exc}", level=ErrorLevel.WARNING))
-        return State(
-            **self._header(VdaTopic.STATE),
-            order_id=self.orders.order_id,
-            order_update_id=self.orders.order_update_id,
-            last_node_id=self.orders.last_node_id,
-            last_node_sequence_id=self.orders.last_node_sequence_id,
-            driving=self.driving,
-            paused=self.paused,
-            new_base_request=self.orders.waiting_for_update or None,
-            operating_mode=OperatingMode.AUTOMATIC,
-            node_states=self.orders.node_states(),
-            edge_states=self.orders.edge_states(),
-            action_states=self.orders.action_states(),
-            battery_state=battery or BatteryState(battery_charge=0.0, charging=False),
-            errors=errors,
-            information=info or None,
-            safety_state=SafetyState(e_stop=EStop.MANUAL if self._estop else EStop.NONE, field_violation=False),
-            agv_position=position,
-            velocity=velocity,
-        )
+        return build_state(self._header(VdaTopic.STATE), self.driver, self.orders, driving=self.driving,
+                           paused=self.paused, estop=self._estop,
+                           extra_errors=[*self._agent_errors.values(), *self._fault_errors])
 
     def build_visualization(self) -> Visualization:
-        pose, v = self.driver.pose(), self.driver.velocity()
-        return Visualization(
-            **self._header(VdaTopic.VISUALIZATION),
-            agv_position=AgvPosition(x=pose.x, y=pose.y, theta=pose.theta, map_id=pose.map_id,
-                                     position_initialized=pose.localized),
-            velocity=Velocity(vx=v.vx, vy=v.vy, omega=v.omega),
-        )
+        return build_visualization(self._header(VdaTopic.VISUALIZATION), self.driver)
 
     def build_connection(self, state: ConnectionState) -> Connection:
         return Connection(**self._header(VdaTopic.CONNECTION), connection_state=state)
@@ -456,9 +407,7 @@ class AgentCore:
         while True:
             try:
                 estop = bool(self.driver.estop())
-                faults = [make_error(f.error_type, f.description or f.error_type,
-                                     level=ErrorLevel.FATAL if f.level == "FATAL" else ErrorLevel.WARNING)
-                          for f in self.driver.faults()]
+                faults = fault_errors(self.driver.faults())
             except Exception as exc:
                 log.warning("%s: driver poll failed: %s", self.config.robot, exc)
                 estop, faults = self._estop, self._fault_errors

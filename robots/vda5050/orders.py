@@ -39,6 +39,7 @@ VALIDATION_ERROR = "validationError"
 ORDER_UPDATE_ERROR = "orderUpdateError"
 NO_ORDER_TO_CANCEL = "noOrderToCancel"
 ORDER_ERROR_TYPES = frozenset({VALIDATION_ERROR, ORDER_UPDATE_ERROR, NO_ORDER_TO_CANCEL})
+MAX_ERRORS = 20  # a flood of bad messages must not grow the state without bound: oldest dropped
 
 
 class Verdict(StrEnum):
@@ -238,7 +239,7 @@ class OrderStateMachine:
     def _reject(self, error_type: str, description: str,
                 refs: Mapping[str, str | int | None]) -> OrderDecision:
         err = make_error(error_type, description, refs)
-        self.errors.append(err)
+        self.add_error(err)
         return OrderDecision(Verdict.REJECTED, err)
 
     def _clear_order_errors(self) -> None:
@@ -322,6 +323,7 @@ class OrderStateMachine:
 
     def add_error(self, error: Error) -> None:
         self.errors.append(error)
+        del self.errors[:-MAX_ERRORS]
 
     def clear_errors(self, error_type: str) -> None:
         self.errors = [e for e in self.errors if e.error_type != error_type]

@@ -150,3 +150,11 @@ def test_cancel_fails_waiting_actions_and_reports_running() -> None:
     with pytest.raises(LookupError):
         sm.cancel()
     assert NO_ORDER_TO_CANCEL == "noOrderToCancel"
+
+
+def test_error_list_is_bounded() -> None:
+    sm = OrderStateMachine()
+    for i in range(100):
+        sm.receive(route(f"bad{i}", "a").model_copy(update={"version": "9.9.9"}))
+    assert len(sm.errors) == 20
+    assert sm.errors[-1].error_references and sm.errors[-1].error_references[1].reference_value == "bad99"
