@@ -68,12 +68,15 @@ class CameraPipeline:
         h, w = frame.shape[:2]
         motion = self.gate.update(frame) if self.config.motion_gating else None
         since = now - self._last_detect
-        if since < 0.9 / self.spec.detect_fps:  # 10% slack for frame-time jitter
+        tracks = self.tracker.active() if self.tracker else []
+        confirming = self.tracker is not None and (
+            self.tracker.pending() > 0 or any(not o.confirmed and now - o.last_seen < 1.0 for o in tracks))
+        # the cap is waived while a fresh track waits for confirmation: an alert should not wait for it
+        if since < 0.9 / self.spec.detect_fps and not confirming:  # 10% slack for frame-time jitter
             self.stats.skipped_fps_cap += 1
             return None
         if motion is None:
             return self._detect_at(now, [None])
-        tracks = self.tracker.active() if self.tracker else []
         boxes: list[tuple[float, float, float, float]] = [
             (r.x, r.y, r.x + r.w, r.y + r.h) for r in motion.regions]
         if tracks and (motion.moving or since >= 1.0 / self.config.track_fps):

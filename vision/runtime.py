@@ -49,6 +49,7 @@ class RuntimeStats:
     publish_errors: int = 0
     processing_errors: int = 0
     latencies: list[float] = field(default_factory=list)
+    frames_by_camera: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ class VisionRuntime:
         stale = [cid for cid in self.sources if cid not in {c for c, _ in fresh}]
         events: list[tuple[VisionEvent, float]] = []
         if fresh:
-            events = await asyncio.to_thread(self._process, fresh)
+            events = await asyncio.to_thread(self.process_frames, fresh)
         for cid in stale:
             events += [(e, self.clock.now()) for e in self.pipelines[cid].idle(self.clock.now())]
         for event, captured in events:
@@ -161,12 +162,14 @@ class VisionRuntime:
             await self._publish_health(health)
         return len(fresh)
 
-    def _process(self, fresh: list[tuple[str, FramePacket]]) -> list[tuple[VisionEvent, float]]:
+    def process_frames(self, fresh: list[tuple[str, FramePacket]]) -> list[tuple[VisionEvent, float]]:
+        """Process one new frame per camera (blocking; one detector call for all); events to publish."""
         assert self.detector is not None
         works: list[_Work] = []
         out: list[tuple[VisionEvent, float]] = []
         for cid, pkt in fresh:
             self.stats.frames += 1
+            self.stats.frames_by_camera[cid] = self.stats.frames_by_camera.get(cid, 0) + 1
             try:
                 regions = self.pipelines[cid].plan(pkt.frame, pkt.captured)
             except Exception:

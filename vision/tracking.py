@@ -33,6 +33,10 @@ class TrackerConfig:
     stationary_after: float = 10.0
     stationary_iou: float = 0.85
     expire_after: float = 4.0
+    match_expand: tuple[float, float] = (3.0, 1.3)
+    """Boxes are widened/heightened by these factors for association only ("buffered IoU"), so a
+    person who moved more than their own width between two detections (low detect rate, walking
+    across the view) still matches their track."""
 
 
 @dataclass
@@ -98,7 +102,7 @@ class ObjectTracker:
         self.frame_area = float(frame_size[0] * frame_size[1])
         args = argparse.Namespace(
             track_high_thresh=0.3, track_low_thresh=0.1, new_track_thresh=0.35,
-            track_buffer=30, match_thresh=0.8, fuse_score=True,
+            track_buffer=30, match_thresh=0.85, fuse_score=False,
         )
         self._bt = BYTETracker(args)  # type: ignore[no-untyped-call]
         self.objects: dict[int, TrackedObject] = {}
@@ -112,7 +116,10 @@ class ObjectTracker:
         kept = [d for d in detections
                 if cfg.min_area <= d.box.area / self.frame_area <= cfg.max_area]
         if kept:
-            xyxy = np.array([[d.box.x1, d.box.y1, d.box.x2, d.box.y2] for d in kept], dtype=np.float32)
+            ew, eh = cfg.match_expand
+            xyxy = np.array([[cx - d.box.width * ew / 2, cy - d.box.height * eh / 2,
+                              cx + d.box.width * ew / 2, cy + d.box.height * eh / 2]
+                             for d in kept for cx, cy in [d.box.center]], dtype=np.float32)
             conf = np.array([d.score for d in kept], dtype=np.float32)
             cls = np.array([d.class_id for d in kept], dtype=np.float32)
         else:
@@ -134,6 +141,8 @@ class ObjectTracker:
                     anchor_box=box, anchor_time=now,
                 )
                 self.objects[int(tid)] = obj
+                if self._bt.frame_id > 1:
+                    obj.hits = 1  # ByteTrack outputs a track from its second match on: count the first
             if det is None:
                 continue  # predicted only (no detection matched this frame): no new evidence
             obj.box, obj.score, obj.last_seen = box, sc, now
@@ -160,6 +169,10 @@ class ObjectTracker:
         for o in gone:
             del self.objects[o.track_id]
         return gone
+
+    def pending(self) -> int:
+        """New tracks ByteTrack has seen once and not yet activated."""
+        return sum(1 for t in self._bt.tracked_stracks if not t.is_activated)
 
     def active(self) -> list[TrackedObject]:
         return list(self.objects.values())

@@ -1,0 +1,296 @@
+"""`parkpatrol bench vision`: throughput, latency, recall and CPU of the vision pipeline against the
+baseline of calling ultralytics `predict` (PyTorch) on every frame, measured side by side in one run.
+
+Runs (all on the same rendered streams, JPEG decoding included everywhere):
+  baseline      ultralytics YOLO.predict, PyTorch, every frame (on an even sample of frames)
+  backend       our detector (auto backend, e.g. OpenVINO), every frame, same sample   -> backend lever
+  gating        motion gating + tracking, PyTorch backend, all frames                  -> gating lever
+  full          motion gating + tracking, auto backend, all frames                     -> both levers
+  live          the full runtime in real time, K cameras at `fps`: event latency, starvation
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmarks.vision.scenes import OSD_MASK, BenchFrame, build_scenes, matched
+from vision.config import CameraSpec
+from vision.detector import Detector
+from vision.models import ModelSpec, load_yolo
+from vision.pipeline import PipelineConfig
+from vision.rules import Rule, Zone
+from vision.runtime import VisionRuntime
+from vision.sources import CameraHealth, FramePacket
+from vision.types import Box, Frame
+
+log = logging.getLogger(__name__)
+T0 = 1795838400.0 - (1795838400.0 % 86400) + 2 * 3600  # 10:00 park time (UTC+8)
+
+
+@dataclass
+class RunResult:
+    name: str
+    frames: int
+    wall_s: float
+    cpu_s: float
+    recall: float | None
+    truths: int
+    detect_calls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def decode(jpeg: bytes) -> Frame:
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError("benchmark frame is not a valid JPEG")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w0, time.process_time() - c0
+
+
+def _recall(hits: int, truths: int) -> float | None:
+    return hits / truths if truths else None
+
+
+def run_baseline(sample: Sequence[BenchFrame], weights: Path, conf: float) -> RunResult:
+    yolo = load_yolo(weights)
+    yolo.predict(decode(sample[0].jpeg), imgsz=640, conf=conf, verbose=False)  # warm-up
+    hits = truths = 0
+
+    def go() -> None:
+        nonlocal hits, truths
+        for f in sample:
+            r = yolo.predict(decode(f.jpeg), imgsz=640, conf=conf, verbose=False)[0]
+            boxes = [Box(*map(float, b)) for b in r.boxes.xyxy.cpu().numpy().tolist()]
+            truths += len(f.truth)
+            hits += sum(matched(t, boxes) for t in f.truth)
+
+    _, wall, cpu = _timed(go)
+    return RunResult("baseline (ultralytics predict, PyTorch, every frame)", len(sample), wall, cpu,
+                     _recall(hits, truths), truths, len(sample))
+
+
+def run_backend(sample: Sequence[BenchFrame], det: Detector) -> RunResult:
+    det.detect([decode(sample[0].jpeg)])
+    hits = truths = 0
+
+    def go() -> None:
+        nonlocal hits, truths
+        for f in sample:
+            boxes = [d.box for d in det.detect([decode(f.jpeg)])[0]]
+            truths += len(f.truth)
+            hits += sum(matched(t, boxes) for t in f.truth)
+
+    _, wall, cpu = _timed(go)
+    return RunResult(f"backend only ({det.backend}, every frame)", len(sample), wall, cpu,
+                     _recall(hits, truths), truths, len(sample))
+
+
+def bench_specs(cameras: Sequence[str], fps_cap: float) -> list[CameraSpec]:
+    everywhere = Zone("view", ((0, 0), (640, 0), (640, 480), (0, 480)))
+    return [CameraSpec(c, f"bench://{c}", zones=(everywhere,), rules=(Rule("restricted_zone", zone="view"),),
+                       detect_fps=fps_cap, motion_mask=OSD_MASK) for c in cameras]
+
+
+class CountingPublisher:
+    """Publisher that only counts messages (the benchmark measures vision, not the broker)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    async def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.messages += 1
+
+
+def run_pipeline(name: str, scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path,
+                 sample_keys: set[tuple[str, int]], fps_cap: float, gating: bool = True) -> RunResult:
+    specs = bench_specs(list(scenes), fps_cap)
+    runtime = VisionRuntime(specs, CountingPublisher(), data_dir, detector=det,
+                            pipeline=PipelineConfig(motion_gating=gating),
+                            sources={c: _IdleSource(c) for c in scenes})
+    asyncio.run(runtime.__aenter__())
+    n = max(len(v) for v in scenes.values())
+    hits = truths = s_hits = s_truths = 0
+
+    def go() -> None:
+        nonlocal hits, truths, s_hits, s_truths
+        for i in range(n):
+            fresh = [(cid, FramePacket(decode(frames[i].jpeg), frames[i].t, i + 1))
+                     for cid, frames in scenes.items() if i < len(frames)]
+            runtime.process_frames(fresh)
+            for cid, frames in scenes.items():
+                if i >= len(frames):
+                    continue
+                f = frames[i]
+                tracker = runtime.pipelines[cid].tracker
+                boxes = [o.box for o in (tracker.active() if tracker else [])
+                         if o.confirmed and f.t - o.last_seen <= 1.0]
+                h = sum(matched(t, boxes) for t in f.truth)
+                hits += h
+                truths += len(f.truth)
+                if (cid, i) in sample_keys:
+                    s_hits += h
+                    s_truths += len(f.truth)
+
+    _, wall, cpu = _timed(go)
+    frames = sum(len(v) for v in scenes.values())
+    return RunResult(name, frames, wall, cpu, _recall(hits, truths), truths, runtime.stats.detect_calls,
+                     {"recall_on_baseline_sample": _recall(s_hits, s_truths), "regions": runtime.stats.regions,
+                      "events": runtime.stats.events})
+
+
+class _IdleSource:
+    """No frames of its own: the offline runs hand frames to `process_frames` directly."""
+
+    def __init__(self, camera: str) -> None:
+        self.camera = camera
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def latest(self) -> FramePacket | None:
+        return None
+
+    def health(self) -> CameraHealth:
+        return CameraHealth(self.camera, "online", 0.0, None, 0)
+
+
+class _FeedSource:
+    """Frames of one benchmark camera, appearing in real time at the stream's rate."""
+
+    def __init__(self, camera: str, frames: list[Frame], fps: float) -> None:
+        self.camera, self.frames, self.fps = camera, frames, fps
+        self.t_start = 0.0
+        self.offered = 0
+
+    def start(self) -> None:
+        self.t_start = time.time()
+
+    def stop(self) -> None:
+        return None
+
+    def latest(self) -> FramePacket | None:
+        k = int((time.time() - self.t_start) * self.fps)
+        self.offered = k + 1
+        return FramePacket(self.frames[k % len(self.frames)], self.t_start + k / self.fps, k + 1)
+
+    def health(self) -> CameraHealth:
+        return CameraHealth(self.camera, "online", self.fps, time.time(), 0)
+
+
+async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path, seconds: float,
+                   fps: float, fps_cap: float) -> dict[str, Any]:
+    sources = {cid: _FeedSource(cid, [decode(f.jpeg) for f in frames], fps) for cid, frames in scenes.items()}
+    specs = bench_specs(list(scenes), fps_cap)
+    async with VisionRuntime(specs, CountingPublisher(), data_dir, detector=det, sources=dict(sources),
+                             poll_interval=0.005) as runtime:
+        c0 = time.process_time()
+        task = asyncio.create_task(runtime.run())
+        await asyncio.sleep(seconds)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        cpu = time.process_time() - c0
+    lat = sorted(runtime.stats.latencies)
+    offered = {cid: s.offered for cid, s in sources.items()}
+    processed = {cid: runtime.stats.frames_by_camera.get(cid, 0) for cid in scenes}
+    share = {cid: processed[cid] / max(1, offered[cid]) for cid in scenes}
+    return {
+        "seconds": seconds, "cameras": len(scenes), "fps_per_camera": fps,
+        "events": len(lat),
+        "latency_p50_ms": round(1e3 * statistics.median(lat), 1) if lat else None,
+        "latency_p95_ms": round(1e3 * lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1) if lat else None,
+        "frames_offered": sum(offered.values()), "frames_processed": sum(processed.values()),
+        "min_camera_processed_share": round(min(share.values()), 3),
+        "cpu_s_per_camera_second": round(cpu / len(scenes) / seconds, 4),
+    }
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    data_dir: Path = args.data_dir or Path(os.environ.get("PARKPATROL_DATA_DIR", "data"))
+    spec = ModelSpec.from_arg(args.model)
+    t_render = time.perf_counter()
+    scenes = build_scenes(args.cameras, args.seconds, args.fps, T0)
+    render_s = time.perf_counter() - t_render
+    all_frames = [f for frames in scenes.values() for f in frames]
+    step = max(1, len(all_frames) // max(1, args.baseline_frames))
+    sample = all_frames[::step][: args.baseline_frames]
+    sample_keys = {(f.camera, f.index) for f in sample}
+    fast = Detector.open(data_dir, args.model, args.backend)
+    torch_det = Detector.open(data_dir, args.model, "pytorch")
+    fps_cap = 3.0
+    runs = [
+        run_baseline(sample, spec.path, fast.conf),
+        run_backend(sample, fast),
+        run_pipeline(f"motion gating only (pytorch, detect cap {fps_cap:g}/s)", scenes, torch_det,
+                     data_dir / "bench-gating", sample_keys, fps_cap),
+        run_pipeline(f"gating + {fast.backend} (full pipeline)", scenes, fast, data_dir / "bench-full",
+                     sample_keys, fps_cap),
+    ]
+    base = runs[0]
+    live = (asyncio.run(run_live(scenes, fast, data_dir / "bench-live", args.live_seconds, args.fps, fps_cap))
+            if args.live_seconds > 0 else None)
+    report: dict[str, Any] = {
+        "cameras": args.cameras, "fps": args.fps, "stream_seconds": args.seconds,
+        "frames_total": len(all_frames), "frames_with_people": sum(1 for f in all_frames if f.truth),
+        "render_seconds": round(render_s, 1), "backend": fast.backend, "backend_fallbacks": fast.info.fallbacks,
+        "cpu_count": os.cpu_count(),
+        "runs": [{
+            "name": r.name, "frames": r.frames, "wall_s": round(r.wall_s, 2), "cpu_s": round(r.cpu_s, 2),
+            "frames_per_s": round(r.fps, 2), "cameras_at_fps": round(r.fps / args.fps, 2),
+            "throughput_vs_baseline": round(r.fps / base.fps, 2) if base.fps else None,
+            "recall": round(r.recall, 3) if r.recall is not None else None,
+            "cpu_s_per_camera_second": round(r.cpu_s / (r.frames / args.fps), 4) if r.frames else None,
+            "detect_calls": r.detect_calls, **{k: (round(v, 3) if isinstance(v, float) else v)
+                                               for k, v in r.extra.items()},
+        } for r in runs],
+        "live": live,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_table(report)
+    return 0
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    print(f"vision bench: {report['cameras']} cameras x {report['stream_seconds']} s at {report['fps']} fps, "
+          f"{report['frames_total']} frames ({report['frames_with_people']} with people), "
+          f"backend {report['backend']}")
+    print(f"{'run':<52} {'frames/s':>9} {'x base':>7} {'recall':>7} {'cpu/cam-s':>10}")
+    for r in report["runs"]:
+        print(f"{r['name']:<52} {r['frames_per_s']:>9.1f} {r['throughput_vs_baseline']:>7.2f} "
+              f"{r['recall'] if r['recall'] is not None else '-':>7} {r['cpu_s_per_camera_second']:>10}")
+    if report["live"]:
+        lv = report["live"]
+        print(f"live: {lv['cameras']} cameras at {lv['fps_per_camera']} fps for {lv['seconds']} s: "
+              f"event latency p50 {lv['latency_p50_ms']} ms, p95 {lv['latency_p95_ms']} ms, "
+              f"min camera share processed {lv['min_camera_processed_share']}, "
+              f"CPU {lv['cpu_s_per_camera_second']} s per camera-second")
+
