@@ -202,7 +202,7 @@ class EscortQueue:
         if mission.state.finished or mission.state is EscortState.RETURNING:
             return self.view(escort_id)
         mission.cancel_requested = True
-        if mission.state is EscortState.QUEUED:
+        if mission in self._waiting:
             self._waiting.remove(mission)
             self._finish(mission, EscortState.CANCELLED)
         elif mission.task is not None:
@@ -215,9 +215,11 @@ class EscortQueue:
         """The mission's current state (KeyError when unknown or long forgotten)."""
         m = self._missions[escort_id]
         position, eta = 0, None
-        if m.state is EscortState.QUEUED:
+        if m.state is EscortState.QUEUED and m in self._waiting:
             position = self._waiting.index(m) + 1
             eta = self._queued_eta(position)
+        elif m.state is EscortState.QUEUED:  # a robot has just taken it
+            eta = self._legs(m)[0]
         elif m.state is EscortState.COMING and m.phase_at is not None:
             eta = max(0.0, m.phase_at + self._legs(m)[0] - self.clock.now())
         return EscortView(m.id, m.plan.poi, m.plan.origin, m.plan.lang, m.state, m.robot_id, position,
@@ -292,12 +294,18 @@ class EscortQueue:
             self._active[robot] = mission
             mission.robot_id = robot
             mission.started_at = self.clock.now()
-            mission.task = asyncio.create_task(self._escort(robot, mission), name=f"escort-{mission.id}")
+            task = asyncio.create_task(self._escort(robot, mission), name=f"escort-{mission.id}")
+            mission.task = task
             try:
-                await asyncio.shield(mission.task)
+                await asyncio.shield(task)
             except asyncio.CancelledError:
-                mission.task.cancel()
-                raise
+                me = asyncio.current_task()
+                if me is not None and me.cancelling():
+                    task.cancel()  # the service is stopping
+                    raise
+                # the visitor cancelled before the mission's first step ran
+                if not mission.state.finished:
+                    self._finish(mission, EscortState.CANCELLED)
             finally:
                 self._active.pop(robot, None)
                 mission.task = None

@@ -99,6 +99,22 @@ async def test_visitor_cancels_while_being_led_and_the_robot_goes_home(one_robot
     assert q.cancel(first.id).state is EscortState.CANCELLED, "cancelling twice is harmless"
 
 
+async def test_cancel_between_dispatch_and_first_step(one_robot: Setup) -> None:
+    q, ex = one_robot.queue, one_robot.executor
+    first = q.submit("canteen", None, "en")
+    for _ in range(10):  # the robot has taken the request but its mission has not begun
+        await asyncio.sleep(0)
+        if q.waiting == 0:
+            break
+    assert q.view(first.id).state is EscortState.QUEUED and q.waiting == 0
+    assert q.cancel(first.id).state is not EscortState.DONE
+    await one_robot.settle()
+    assert q.view(first.id).state is EscortState.CANCELLED and ex.steps == []
+    second = q.submit("clinic", None, "en")
+    await one_robot.advance(3600)
+    assert q.view(second.id).state is EscortState.DONE, "the robot keeps serving"
+
+
 async def test_a_failed_step_fails_that_mission_only(one_robot: Setup) -> None:
     q, ex = one_robot.queue, one_robot.executor
     ex.fail_on = 1

@@ -207,7 +207,7 @@
       ctx.arc(q[0], q[1], home || hit ? 9 : 5, 0, 2 * Math.PI);
       ctx.fill();
       if (home || hit) {
-        ctx.font = "bold 18px sans-serif";
+        ctx.font = "bold 24px sans-serif";
         ctx.fillStyle = "#1c2430";
         const label = home ? t("您在这里", "You are here") : p[lang];
         ctx.fillText(label, q[0] + 12, q[1] - 10);
