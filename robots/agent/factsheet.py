@@ -35,7 +35,13 @@ def agv_action_from_spec(spec: ActionSpec) -> AgvAction:
     if known is not None:
         declared = known.to_agv_action()
         scopes = [ActionScope(s) for s in spec.scopes if s in ActionScope.__members__]
-        return declared.model_copy(update={"action_scopes": scopes or declared.action_scopes})
+        params = list(declared.action_parameters or [])
+        known_keys = {p.key for p in params}
+        params += [FactsheetActionParameter(key=k, value_data_type=ValueDataType.STRING, is_optional=True,
+                                            description="driver-specific parameter")
+                   for k in spec.parameters if k not in known_keys]
+        return declared.model_copy(update={"action_scopes": scopes or declared.action_scopes,
+                                           "action_parameters": params or None})
     return AgvAction(
         action_type=spec.action_type,
         action_description=spec.description or None,

@@ -118,6 +118,7 @@ PATROL_ACTIONS: dict[str, ActionDef] = {
         )),
         ActionDef(FOLLOW_PERSON, "Follow a tracked person at a distance.", (_I, _N), (_HARD,), (
             ParamDef("trackId", _S, "vision track id of the person"),
+            ParamDef("personId", _S, "id of the person (simulator or re-identification)"),
             ParamDef("distance", _F, "distance to keep in metres (default 2)"),
             ParamDef("duration", _F, "seconds to follow before reporting FINISHED"),
         )),
@@ -125,6 +126,9 @@ PATROL_ACTIONS: dict[str, ActionDef] = {
             ParamDef("destination", _S, "name of the destination shown to the visitor"),
             ParamDef("visitorId", _S, "visit or ticket id"),
             ParamDef("speed", _F, "walking speed in m/s (default 1.0)"),
+            ParamDef("x", _F, "destination x in metres, when not leading along the order's edges"),
+            ParamDef("y", _F, "destination y in metres"),
+            ParamDef("duration", _F, "seconds to escort at most"),
         )),
     )
 }

@@ -144,3 +144,13 @@ def test_header_ids_count_per_topic() -> None:
     s, v = RobotTopic(ROBOT, VdaTopic.STATE), RobotTopic(ROBOT, VdaTopic.VISUALIZATION)
     assert [ids.next(s), ids.next(s), ids.next(v), ids.next(s)] == [0, 1, 0, 2]
     assert ids.peek(s) == 3
+
+
+def test_factsheet_keeps_driver_specific_parameters() -> None:
+    config = AgentConfig(manufacturer="Acme", serial_number="dog-1")
+    spec = ActionSpec("capturePhoto", "photo", ("NODE",), ("camera", "zoom"))
+    fs = build_factsheet(config, [spec], header_id=0, timestamp=T0)
+    photo = fs.action("capturePhoto")
+    assert photo is not None and photo.action_scopes == ["NODE"]
+    types = {p.key: p.value_data_type.value for p in photo.action_parameters or []}
+    assert types == {"camera": "STRING", "label": "STRING", "zoom": "STRING"}
