@@ -180,3 +180,21 @@ async def test_version_2_0_robot(validate_vda: Callable[[str, Any], None]) -> No
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_horizon_waits_for_update_then_continues(h: Harness, validate_vda: Callable[[str, Any], None]) -> None:
+    await h.order("o1", [("a", 0, 0), ("b", 2, 0), ("c", 4, 0)], released=2)
+    await h.until(lambda: h.state.last_node_id == "b")
+    await h.clock.advance(2.0)
+    s = h.state
+    assert s.new_base_request is True and [n.node_id for n in s.node_states] == ["c"] and h.driver.x == 2.0
+    upd = build_order(ROBOT, "o1", [Waypoint("b", 2, 0, "park"), Waypoint("c", 4, 0, "park"),
+                                    Waypoint("d", 4, 3, "park")], timestamp=T0, order_update_id=1,
+                      start_sequence_id=2)
+    await h.core.handle_order(upd.to_json())
+    await h.core.handle_order(upd.to_json())  # a duplicate is ignored
+    await h.until(lambda: h.state.last_node_id == "d")
+    s = h.state
+    assert s.order_update_id == 1 and s.new_base_request is None and not s.errors
+    assert [g.node_id for g in h.driver.goals] == ["a", "b", "c", "d"]
+    _validate_sent(h, validate_vda)
