@@ -289,11 +289,27 @@ function renderAlarms() {
   ul.replaceChildren(...list.map((a) => el("li", { class: `sev-${a.severity} ${a.acked ? "acked" : "unacked"}`, dataset: { alarm: a.id },
     on: { click: () => showAlarm(a.id) } },
     el("b", {}, a.severity || ""), ` ${a.type || ""} · ${a.source || ""} `, el("span", { class: "muted" }, `${a.status || ""} ${shortTime(a.last_at)}`))));
+  renderAlarmMarkers(list);
   const ui = document.getElementById("incidents");
   const inc = sortBySeverity([...S.incidents.values()].filter((i) => i.status !== "closed"), "last_at").slice(0, 50);
   ui.replaceChildren(...inc.map((i) => el("li", { class: `sev-${i.severity}`, dataset: { incident: i.id }, on: { click: () => showIncident(i.id) } },
     el("b", {}, `#${i.id}`), ` ${i.title || ""} `, el("span", { class: "muted" }, shortTime(i.last_at)))));
   updateCounts();
+}
+// active alarms on the map (pulsing, by severity) and their zones flashing red
+function renderAlarmMarkers(list) {
+  if (!PP.map) return;
+  if (!PP.alarmLayer) PP.alarmLayer = L.layerGroup().addTo(PP.map);
+  PP.alarmLayer.clearLayers();
+  const hot = new Set();
+  for (const a of list) {
+    if (a.active === false) continue;
+    if (a.zone) hot.add(a.zone);
+    const ll = itemLatLng(a); if (!ll) continue;
+    L.marker(ll, { icon: L.divIcon({ className: "", iconSize: [22, 22], html: `<div class="alarm-icon sev-${a.severity}" data-alarm-marker="${a.id}">!</div>` }) })
+      .on("click", () => { switchTab("alarms"); showAlarm(a.id); }).bindTooltip(`${a.severity} ${a.type} · ${a.source}`).addTo(PP.alarmLayer);
+  }
+  for (const [id, z] of PP.zones) if (!!(z.state && z.state.alarm) !== hot.has(id)) applyZone(id, Object.assign({}, z.state, { alarm: hot.has(id) }));
 }
 function shortTime(v) { if (!v) return ""; const d = new Date(typeof v === "number" ? v * 1000 : v); return isNaN(d) ? "" : d.toLocaleTimeString(); }
 function nearestRobot(ll) {

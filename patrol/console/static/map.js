@@ -39,13 +39,15 @@ function zoneStyle(z) {
 function initMap(gj) {
   PP.map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false, zoomSnap: 0.25 });
   PP.canvas = L.canvas({ padding: 0.2 });
+  PP.bounds = L.geoJSON(gj).getBounds();  // set the view first: canvas layers need a projected map
+  PP.map.fitBounds(PP.bounds);
   const bg = L.layerGroup().addTo(PP.map);
   for (const f of gj.features || []) {
     const p = f.properties || {}, g = f.geometry || {};
     if (p.id) PP.features.set(p.id, f);
     if (p.type === "waypoint" && g.type === "Point") PP.waypoints.set(p.id, [g.coordinates[1], g.coordinates[0]]);
   }
-  const layer = L.geoJSON(gj, {
+  L.geoJSON(gj, {
     filter: (f) => !["waypoint", "sensor", "camera", "checkpoint"].includes((f.properties || {}).type),
     style: (f) => {
       const p = f.properties || {};
@@ -84,8 +86,6 @@ function initMap(gj) {
       PP.checkpoints.set(p.id, { circle: c, props: p });
     }
   }
-  PP.bounds = layer.getBounds();
-  PP.map.fitBounds(PP.bounds);
   PP.playbackLayer = L.layerGroup().addTo(PP.map);
 }
 function zoneTip(id) {
@@ -96,7 +96,9 @@ function zoneTip(id) {
 function applyZone(id, st) {
   const z = PP.zones.get(id);
   if (!z) return;
-  z.state = { armed: !!(st && (st.armed)), alarm: !!(st && (st.alarm || st.alarm_active)) };
+  const prev = z.state || {};
+  z.state = { armed: st && st.armed !== undefined ? !!st.armed : !!prev.armed,
+    alarm: st && (st.alarm !== undefined || st.alarm_active !== undefined) ? !!(st.alarm || st.alarm_active) : !!prev.alarm };
   z.layer.setStyle(zoneStyle(z));
 }
 function sensorClass(v) {

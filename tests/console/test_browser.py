@@ -1,0 +1,169 @@
+"""The console in headless Chromium against the real service under uvicorn on a real Mosquitto.
+
+Staff log in, see a robot moving on the map, hear and acknowledge a critical alarm, e-stop the robot
+(the instant actions reach it over MQTT and it stops), survive a dropped WebSocket, switch to Chinese,
+play back the recorded track; a viewer sees disabled controls and gets 403 from the API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patrol.alarms.model import AlarmSignal, AlarmType, Severity
+from patrol.alarms.service import AlarmService
+from patrol.broker import BrokerEndpoint
+from patrol.roles import Role
+from tests.conftest import REPO_ROOT, need
+from tests.console.fake_robot import FakeRobotDog
+from tests.console.server import LiveServer, live_server
+from tests.console.wiring import console_subsystems
+from tests.support import service_settings
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+def wait_for(pred: Any, within: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not reached within {within} s")
+
+
+@pytest.fixture
+def server(tmp_path: Path, broker: BrokerEndpoint) -> Iterator[LiveServer]:
+    need(CHROMIUM.exists(), "Chromium is not installed (apt-get install chromium)")
+    settings = service_settings(tmp_path, broker)
+    with live_server(settings, console_subsystems()) as srv:
+        yield srv
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def log_in(browser: Any, srv: LiveServer, role: Role, size: tuple[int, int] = (1600, 900)) -> Any:
+    name, password = srv.add_user(role)
+    page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.pp_errors = errors
+    page.goto(srv.url + "/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("#login-form button[type=submit]")
+    try:
+        page.wait_for_selector("#conn.ok", timeout=10_000)
+    finally:
+        assert not errors, f"console script errors: {errors}"
+    return page
+
+
+def marker_position(page: Any, robot: str) -> tuple[float, float]:
+    box = page.locator(f".robot-icon[data-robot='{robot}']").bounding_box()
+    assert box is not None
+    return box["x"], box["y"]
+
+
+def test_operator_watches_acks_and_stops(server: LiveServer, browser: Any, broker: BrokerEndpoint) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    park = server.runtime.park
+    a, b = park.waypoints["j_a1"], next(w for w in park.waypoints.values()
+                                        if 60 < ((w.x - park.waypoints["j_a1"].x) ** 2
+                                                 + (w.y - park.waypoints["j_a1"].y) ** 2) ** 0.5 < 200)
+    server.add_robot("acme", "dog-1")
+    with FakeRobotDog(broker, "dog-1", (a.id, a.x, a.y), (b.id, b.x, b.y)) as robot:
+        page = log_in(browser, server, Role.OPERATOR)
+        page.wait_for_selector(".robot-icon[data-robot='dog-1']", timeout=10_000)
+        first = marker_position(page, "dog-1")
+        wait_for(lambda: marker_position(page, "dog-1") != first, what="robot moving on the map")
+        assert page.locator("#robots tbody tr[data-robot='dog-1']").count() == 1
+
+        # a critical alarm raised by a door sensor: listed first, sound played, acknowledged from the panel
+        sensor = park.sensors["door_office_a1_main"]
+        alarms: AlarmService = server.runtime.extras["alarms"]
+        server.call(alarms.signal(AlarmSignal(source="sensor:door_office_a1_main", type=AlarmType.INTRUSION,
+                                              event="sensor_trip", severity=Severity.WARNING,
+                                              position=(sensor.x + 5, sensor.y), message="minor thing")))
+        alarm = server.call(alarms.signal(AlarmSignal(
+            source=sensor.id, type=AlarmType.INTRUSION, event="sensor_trip", severity=Severity.CRITICAL,
+            position=(sensor.x, sensor.y), zone=sensor.zone, message="door forced open")))
+        first_item = page.locator("#alarms li").first
+        first_item.wait_for(timeout=10_000)
+        wait_for(lambda: first_item.get_attribute("data-alarm") == str(alarm.id), what="critical alarm on top")
+        wait_for(lambda: (page.evaluate("window.ppBeeps || 0") or 0) >= 1, what="alarm sound")
+        page.screenshot(path=str(ARTIFACTS / "console-alarm.png"))
+        page.screenshot(path=str(REPO_ROOT / "docs" / "console.png"), type="png", scale="css")
+        first_item.click()
+        page.click("#alarm-detail button:has-text('Acknowledge')")
+        wait_for(lambda: server.call(alarms.get_alarm(alarm.id)).acked, what="alarm acknowledged in the service")
+        page.wait_for_selector(f"#alarms li[data-alarm='{alarm.id}'].acked", timeout=10_000)
+
+        # e-stop from the robot panel: the instant actions reach the robot, it stops, the console shows it
+        page.click(".tabs button[data-tab=robots]")
+        page.click("#robots tbody tr[data-robot='dog-1']")
+        page.click("#robot-detail button.danger")
+        wait_for(lambda: {"cancelOrder", "startPause"} <= set(robot.actions()), what="e-stop actions at the robot")
+        page.wait_for_selector("#robots tbody tr[data-robot='dog-1'] td:has-text('paused')", timeout=10_000)
+        stopped = marker_position(page, "dog-1")
+        time.sleep(1.0)
+        assert marker_position(page, "dog-1") == stopped
+        page.screenshot(path=str(ARTIFACTS / "console-estop.png"))
+
+        # the WebSocket drops: a clear "connection lost" state, then a reconnect and resync by itself
+        page.evaluate("S.ws.close()")
+        page.wait_for_selector("#lost-banner:not([hidden])", timeout=5_000)
+        page.screenshot(path=str(ARTIFACTS / "console-lost.png"))
+        page.wait_for_selector("#conn.ok", timeout=10_000)
+        assert page.locator("#lost-banner").is_hidden()
+
+        # Chinese UI, and a wall-screen size
+        page.click("#lang")
+        page.wait_for_selector(".tabs button:has-text('告警')")
+        page.set_viewport_size({"width": 2560, "height": 1440})
+        page.screenshot(path=str(ARTIFACTS / "console-wall-zh.png"))
+        page.click("#lang")
+
+        # playback: the recorded track of the robot is there to scrub
+        page.click(".tabs button[data-tab=playback]")
+        page.select_option("#pb-hours", "0.25")
+        page.click("#pb-load")
+        wait_for(lambda: page.evaluate("S.playback && Object.keys(S.playback.tracks).length") == 1,
+                 what="recorded robot track")
+        page.fill("#pb-time", "500")
+        page.dispatch_event("#pb-time", "input")
+        assert page.locator("#pb-label").inner_text() != ""
+
+
+def test_viewer_cannot_estop(server: LiveServer, browser: Any) -> None:
+    server.add_robot("acme", "dog-9")
+    page = log_in(browser, server, Role.VIEWER)
+    page.click(".tabs button[data-tab=robots]")
+    page.click("#robots tbody tr[data-robot='dog-9']")
+    estop = page.locator("#robot-detail button.danger")
+    assert estop.is_disabled()
+    assert estop.get_attribute("title") == "operator role required"
+    status = page.evaluate("""async () => (await fetch('/api/robots/dog-9/commands', {method: 'POST',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': cookie('pp_csrf')},
+        body: JSON.stringify({command: 'stop'})})).status""")
+    assert status == 403
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-viewer.png"))
