@@ -18,7 +18,7 @@ import yaml
 
 from maps import MapError, Park, load_park, sample_park_path
 from patrol.guide.engine import GuideEngine
-from patrol.guide.knowledge import KnowledgeBase, KnowledgeError, load_knowledge, sample_knowledge_path
+from patrol.guide.knowledge import KnowledgeBase, KnowledgeError, knowledge_path_for, load_knowledge
 from patrol.guide.routes import ParkRoutes, PlaceError
 from patrol.guide.text import normalise
 
@@ -31,9 +31,7 @@ def _paths(p: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> tuple[Park, KnowledgeBase]:
     park_path: Path = args.park or sample_park_path()
-    kb_path: Path = args.knowledge or (sample_knowledge_path() if args.park is None else
-                                       park_path.with_name(park_path.name.removesuffix(".geojson")
-                                                           + ".knowledge.yaml"))
+    kb_path: Path = args.knowledge or knowledge_path_for(park_path)
     return load_park(park_path), load_knowledge(kb_path)
 
 

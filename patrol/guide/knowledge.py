@@ -181,12 +181,17 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     return parse_knowledge(text, str(p))
 
 
+def knowledge_path_for(park_path: str | Path) -> Path:
+    """Where a park's knowledge base lives: ``<park>.knowledge.yaml`` beside ``<park>.geojson``."""
+    park = Path(park_path)
+    return park.with_name(park.name.removesuffix(".geojson") + ".knowledge.yaml")
+
+
 def sample_knowledge_path() -> Path:
     """The knowledge base shipped with the sample park (beside ``maps.sample_park_path()``)."""
     from maps import sample_park_path
 
-    park = sample_park_path()
-    return park.with_name(park.name.removesuffix(".geojson") + ".knowledge.yaml")
+    return knowledge_path_for(sample_park_path())
 
 
 _DAY_NAMES: dict[str, tuple[str, str]] = {

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maps import Park
 from patrol.guide.engine import Answer, GuideEngine
@@ -147,6 +149,15 @@ def test_empty_and_noise_questions_are_unknown(engine: GuideEngine) -> None:
     for text in ["", "   ", "???", "嗯嗯嗯", "asdfghjkl qwerty", "x" * 300]:
         answer = engine.ask(text)
         assert answer.intent is Intent.UNKNOWN, text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=120))
+def test_any_text_gets_an_answer_without_errors(engine: GuideEngine, text: str) -> None:
+    answer = engine.ask(text)
+    assert 0.0 <= answer.confidence <= 1.0
+    assert answer.text
+    assert answer.known or not answer.route
 
 
 def test_jieba_and_bm25_import_quietly_without_warnings() -> None:

@@ -86,8 +86,10 @@
     showError("");
     $("ask").disabled = true;
     try {
-      const answer = await call("POST", "/api/guide/ask", { text: text, lang: lang });
+      // no "lang": the guide answers in the language the visitor typed, and the page follows
+      const answer = await call("POST", "/api/guide/ask", { text: text });
       lastAnswer = answer;
+      if (answer.lang !== lang) setLang(answer.lang);
       $("answer").textContent = answer.answer;
       $("route-summary").textContent = answer.route
         ? t("步行约" + Math.round(answer.route.metres) + "米，约" + answer.route.walking_minutes + "分钟",
@@ -108,7 +110,7 @@
     showError("");
     $("escort").disabled = true;
     try {
-      const escort = await call("POST", "/api/guide/escort", { poi: lastAnswer.pois[0].id, lang: lang });
+      const escort = await call("POST", "/api/guide/escort", { poi: lastAnswer.pois[0].id, lang: lastAnswer.lang });
       escortId = escort.id;
       showEscort(escort);
       pollTimer = window.setInterval(pollEscort, 3000);
