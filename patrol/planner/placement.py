@@ -25,12 +25,30 @@ def reverse_loop(loop: Loop) -> Loop:
     return Loop(stops=(loop.stops[0], *reversed(loop.stops[1:])), walk=walk, arc=tuple(arc), length=loop.length)
 
 
+def orient_like(loop: Loop, keep: Sequence[Loop]) -> tuple[Loop, bool]:
+    """The loop in the direction robots already drive it (if one of `keep` is it); True when fixed so."""
+    for k in keep:
+        if k.length != loop.length or len(k.walk) != len(loop.walk):
+            continue
+        if set(k.walk) != set(loop.walk):
+            continue
+        if k.walk == loop.walk:
+            return loop, True
+        rev = reverse_loop(loop)
+        if k.walk == rev.walk:
+            return rev, True
+    return loop, False
+
+
 def place_on_loop(
-    loop: Loop, loop_id: int, robots: Sequence[RobotPosition], paths: ShortestPaths
+    loop: Loop, loop_id: int, robots: Sequence[RobotPosition], paths: ShortestPaths, fixed: bool = False
 ) -> tuple[Loop, list[Assignment], float]:
-    """Assignments for `robots` sharing `loop`; returns the loop (maybe reversed) and the waiting spread."""
+    """Assignments for `robots` sharing `loop`; returns the loop (maybe reversed) and the waiting spread.
+
+    Unless `fixed` (robots already drive it this way), both directions are tried.
+    """
     best: tuple[float, Loop, list[Assignment]] | None = None
-    loops = [loop] if len(robots) <= 1 or len(loop.walk) <= 2 else [loop, reverse_loop(loop)]
+    loops = [loop] if fixed or len(robots) <= 1 or len(loop.walk) <= 2 else [loop, reverse_loop(loop)]
     for cand in loops:
         spread, assigns = _place_one_way(cand, loop_id, robots, paths)
         if best is None or spread < best[0] - 1e-9:

@@ -16,7 +16,7 @@ from patrol.planner.loops import build_loop, insert_priority_visits, predicted_w
 from patrol.planner.model import Assignment, Checkpoint, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.partition import split_tour
 from patrol.planner.paths import GraphError, ShortestPaths
-from patrol.planner.placement import place_on_loop, robots_to_loops
+from patrol.planner.placement import orient_like, place_on_loop, robots_to_loops
 from patrol.planner.tsp import solve_tour, tour_length
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,16 @@ class Planner:
         return self._partitions[parts]
 
     # -- plans -----------------------------------------------------------------------------------
-    def plan(self, robots: Sequence[RobotPosition] | int, strategy: Strategy = Strategy.AUTO) -> PatrolPlan:
-        """Plan for the robots where they are (or, given a count, for robots placed by the planner)."""
+    def plan(
+        self,
+        robots: Sequence[RobotPosition] | int,
+        strategy: Strategy = Strategy.AUTO,
+        keep: Sequence[Loop] = (),
+    ) -> PatrolPlan:
+        """Plan for the robots where they are (or, given a count, for robots placed by the planner).
+
+        `keep`: loops robots drive now; a loop planned again keeps its direction (nobody turns back).
+        """
         count = robots if isinstance(robots, int) else len(robots)
         if count < 1:
             raise ValueError("a patrol needs at least one robot")
@@ -112,7 +120,8 @@ class Planner:
         final_loops: list[Loop] = []
         assigns: list[Assignment] = []
         for i, (loop, group) in enumerate(zip(loops, per_loop, strict=True)):
-            placed, a, _spread = place_on_loop(loop, i, group, self.paths)
+            oriented, fixed = orient_like(loop, keep)
+            placed, a, _spread = place_on_loop(oriented, i, group, self.paths, fixed)
             final_loops.append(placed)
             assigns.extend(a)
         predicted = predicted_worst(

@@ -59,7 +59,8 @@ class PatrolRuntime:
             self.plan = None
             self._tracks.clear()
             return self._empty_plan()
-        plan = self.planner.plan(list(robots), self.strategy)
+        keep = self.plan.loops if self.plan is not None else ()
+        plan = self.planner.plan(list(robots), self.strategy, keep)
         self.apply(plan, {r.robot_id: r for r in robots}, now)
         return plan
 
