@@ -16,7 +16,7 @@ TOPICS = st.one_of(
     st.text(max_size=40).map(lambda t: "homeassistant/" + t),
     st.text(max_size=40),
 )
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
     | TEXT,
