@@ -43,8 +43,14 @@ class EscortExecutor(Protocol):
         """
         ...
 
+    async def lead(self, robot_id: str, route: Route, *, speed: float, destination: str, escort_id: str) -> None:
+        """Lead a visitor along `route` at walking pace `speed` (VDA 5050: `leadTo` on the order's edges,
+        `destination` the place's name as shown to the visitor). Failure and cancellation as for `move`.
+        """
+        ...
+
     async def speak(self, robot_id: str, text: str, lang: Lang) -> None:
-        """Say `text` aloud (a `speak` action); return when done or when it was handed over."""
+        """Say `text` aloud (a `speak` action, language 'zh' or 'en'); return when it has been said."""
         ...
 
     async def last_waypoint(self, robot_id: str) -> str | None:
@@ -338,7 +344,8 @@ class EscortQueue:
             await ex.speak(robot, plan.greeting, plan.lang)
             leg = "to the destination"
             self._phase(m, EscortState.LEADING)
-            await ex.move(robot, plan.to_destination, speed=self.lead_speed)
+            await ex.lead(robot, plan.to_destination, speed=self.lead_speed,
+                          destination=self.kb.pois[plan.poi].name.get(plan.lang), escort_id=m.id)
             leg = "goodbye"
             self._phase(m, EscortState.ARRIVED)
             await ex.speak(robot, plan.goodbye, plan.lang)

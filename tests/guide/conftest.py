@@ -61,6 +61,10 @@ class FakeEscortExecutor:
             raise
         self.reached[robot_id] = route.waypoints[-1]
 
+    async def lead(self, robot_id: str, route: Route, *, speed: float, destination: str, escort_id: str) -> None:
+        self.steps.append((robot_id, "lead", f"{destination}:{escort_id}"))
+        await self.move(robot_id, route, speed=speed)
+
     async def speak(self, robot_id: str, text: str, lang: Lang) -> None:
         self.steps.append((robot_id, "speak", f"{lang}:{text}"))
         self.speaking.set()

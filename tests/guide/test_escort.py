@@ -49,7 +49,8 @@ async def test_a_mission_fetches_greets_leads_says_goodbye_and_returns(one_robot
     await one_robot.advance(3600)
     done = q.view(view.id)
     assert done.state is EscortState.DONE and done.finished_at is not None
-    assert ex.kinds("guide1") == ["move", "speak", "move", "speak", "move"]
+    assert ex.kinds("guide1") == ["move", "speak", "lead", "move", "speak", "move"]
+    assert ("guide1", "lead", f"Staff Canteen:{view.id}") in ex.steps
     moves = [detail for _, kind, detail in ex.steps if kind == "move"]
     plan = q.plan("canteen", "gate_south", "en")
     assert moves[0].startswith(f"{plan.to_visitor.waypoints[0]}->{plan.to_visitor.waypoints[-1]}")
