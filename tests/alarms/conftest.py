@@ -1,19 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from robots.clock import SimClock
-from tests.alarms.harness import ARMED_NIGHT, Harness, create_schema, db_url, make_harness
+from tests.alarms.harness import ARMED_NIGHT, Harness, create_schema, make_harness
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> str:
-    url = db_url(tmp_path)
-    await create_schema(url)
-    return url
+async def database(database_url: str) -> str:
+    """The test's fresh database (SQLite, or PostgreSQL in the suite's PostgreSQL pass) with our tables."""
+    await create_schema(database_url)
+    return database_url
 
 
 @pytest.fixture

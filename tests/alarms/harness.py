@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import maps
@@ -65,10 +64,6 @@ class Harness:
     alarms: AlarmService
     sensors: SensorService
     dispatch: FakeDispatch
-
-
-def db_url(directory: Path) -> str:
-    return f"sqlite+aiosqlite:///{directory / 'patrol.db'}"
 
 
 async def create_schema(url: str) -> None:
