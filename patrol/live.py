@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 Snapshot = Callable[[], dict[str, Any]]
 
 
-@dataclass
+@dataclass(eq=False)  # identity-hashed: clients live in a set
 class LiveClient:
     queue: asyncio.Queue[bytes]
     dropped: bool = False

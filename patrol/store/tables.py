@@ -2,5 +2,9 @@
 
 from __future__ import annotations
 
+import patrol.alarms.tables
+import patrol.audit
 import patrol.auth
-import patrol.fleet.registry  # noqa: F401
+import patrol.fleet.registry
+import patrol.history
+import patrol.sensors.tables  # noqa: F401
