@@ -97,7 +97,7 @@ class PatrolDispatcher:
         self._charger_use: dict[Node, str] = {}
         self.patrolling = False
         self.paused = False
-        self.rejected_updates = 0
+        self.ignored_states = 0
 
     # -- fleet -----------------------------------------------------------------------------------
     def register(self, info: RobotInfo) -> None:
@@ -162,6 +162,14 @@ class PatrolDispatcher:
         if r is None:
             log.warning("state from unregistered robot %s ignored; register it first", status.robot_id)
             return
+        if status.last_node is not None and status.last_node not in self.paths:
+            log.warning(
+                "robot %s reports node %r that is not on the patrol graph; state ignored",
+                status.robot_id,
+                status.last_node,
+            )
+            self.ignored_states += 1
+            return
         r.status = status
         if r.mode is Mode.OFFLINE:
             r.mode = Mode.IDLE
@@ -212,7 +220,11 @@ class PatrolDispatcher:
 
     def dispatch_incident(self, incident: Incident, now: float) -> IncidentAssignment | None:
         """Send the capable robot with the lowest route time; the patrol closes the gap behind it."""
-        self.paths.require([incident.node])
+        if incident.node not in self.paths:
+            log.warning(
+                "incident %s at %r: not a vertex of the patrol graph; nobody sent", incident.incident_id, incident.node
+            )
+            return None
         cands = []
         for r in self._robots.values():
             if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from patrol.planner.model import Node
+from robots.vda5050.factsheet import Factsheet
 from robots.vda5050.order import InstantActions, Order
 from robots.vda5050.topics import RobotId
 
@@ -41,6 +42,20 @@ class RobotInfo:
     speed: float = 1.0
     consumption_pct_per_m: float = 0.02
     """Battery percent used per metre driven."""
+
+    @classmethod
+    def from_factsheet(
+        cls,
+        robot_id: str,
+        vda: RobotId,
+        factsheet: Factsheet,
+        version: str = "2.1.0",
+        consumption_pct_per_m: float = 0.02,
+    ) -> RobotInfo:
+        """Declared actions and top speed from the robot's factsheet."""
+        actions = frozenset(a.action_type for a in factsheet.protocol_features.agv_actions)
+        speed = factsheet.physical_parameters.speed_max
+        return cls(robot_id, vda, version, actions, speed if speed > 0 else 1.0, consumption_pct_per_m)
 
 
 @dataclass(frozen=True)

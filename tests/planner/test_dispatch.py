@@ -217,6 +217,28 @@ def test_offline_robots_share_is_taken_over() -> None:
     assert max(late) <= LOOP / 2 * 1.05
     visited_late = {n for t, iv, n in w.disp.monitor.intervals() if t > 1000.0}
     assert visited_late == set(range(20))
+    # back online: it rejoins from where it stands and the three re-space
+    w.fleet.robots["c"].online = True
+    w.fleet.robots["c"].queue.clear()
+    w.offline.discard("c")
+    w.run(1501.0)
+    assert w.disp.mode("c") is Mode.PATROL
+    assert {a.robot_id for a in w.disp.plan.assignments} == {"a", "b", "c"}
+    w.run(2600.0)
+    late = [iv for t, iv, _ in w.disp.monitor.intervals() if t > 2100.0]
+    assert max(late) <= LOOP / 3 * 1.05
+
+
+def test_bad_input_is_logged_and_ignored() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0)})
+    w.run(20.0)
+    status = w.fleet.status("a")
+    w.disp.update(type(status)("a", status.order_id, 999, 0, 50.0), w.t)  # a node not on the graph
+    assert w.disp.ignored_states == 1
+    w.disp.update(type(status)("ghost", "x", 0, 0, 50.0), w.t)  # an unregistered robot
+    assert w.disp.dispatch_incident(Incident("inc-x", "nowhere"), w.t) is None
+    w.run(60.0)
+    assert w.disp.mode("a") is Mode.PATROL
 
 
 def test_pause_and_resume_send_instant_actions() -> None:
