@@ -7,6 +7,7 @@ Handlers translate HTTP to service calls; the rules live in `AlarmService`, `Zon
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -111,10 +112,9 @@ def make_router() -> APIRouter:
         except AlarmNotFoundError as exc:
             raise _not_found(exc) from exc
 
-    async def _act(coro: Any) -> AlarmPublic:
+    async def _act(coro: Awaitable[AlarmPublic]) -> AlarmPublic:
         try:
-            result: AlarmPublic = await coro
-            return result
+            return await coro
         except AlarmNotFoundError as exc:
             raise _not_found(exc) from exc
         except AlarmStateError as exc:

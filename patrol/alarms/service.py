@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from patrol.alarms import incidents
 from patrol.alarms.arming import ZoneArming
 from patrol.alarms.coltypes import utc_from_clock
 from patrol.alarms.escalation import Escalator
-from patrol.alarms.live import LiveEvent, LiveHub
+from patrol.alarms.live import LiveCallback, LiveEvent, LiveHub
 from patrol.alarms.model import SYSTEM, Actor, AlarmSignal, AlarmType, RobotCondition, Severity, robot_source
 from patrol.alarms.policy import AlarmPolicy
 from patrol.alarms.schemas import (
@@ -115,7 +115,7 @@ class AlarmService:
         """Escalation timers; cancellation-safe."""
         await self.escalator.run()
 
-    def subscribe(self, callback: Any) -> Any:
+    def subscribe(self, callback: LiveCallback) -> Callable[[], None]:
         """Live updates: `callback(LiveEvent)` on every alarm, incident, escalation or arming change."""
         return self.live.subscribe(callback)
 
@@ -312,7 +312,7 @@ class AlarmService:
         return public
 
     async def _operator(self, alarm_id: int, actor: Actor, action: str,
-                        change: Any) -> AlarmPublic:
+                        change: Callable[[AlarmRow, datetime], dict[str, Any]]) -> AlarmPublic:
         async with self._lock, self._sessions.begin() as session:
             row = await session.get(AlarmRow, alarm_id)
             if row is None:

@@ -108,6 +108,7 @@ class SensorService:
         self._unknown_logged: set[str] = set()
         self._seen_vision: OrderedDict[str, None] = OrderedDict()
         self._camera_online: dict[str, bool] = {}
+        self._warnings = 0
 
     subscriptions = SUBSCRIPTIONS
 
@@ -203,15 +204,22 @@ class SensorService:
                 await self._camera(topic, payload)
             else:
                 self.counters.malformed += 1
-                log.warning("%s: not an ingest topic (subscribe to %s only)", topic, ", ".join(SUBSCRIPTIONS))
+                self._warn(f"{topic!r}: not an ingest topic (subscribe to {', '.join(SUBSCRIPTIONS)} only)")
         except wire.WireError as exc:
             self.counters.malformed += 1
-            log.warning("%s", exc)
+            self._warn(str(exc))
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug or a store outage must not stop ingest of the next message
             self.counters.errors += 1
             log.exception("ingest of %s failed", topic)
+
+    def _warn(self, message: str) -> None:
+        """Log bad input without letting a flood of it flood the log: the first 20, then every 1000th."""
+        self._warnings += 1
+        if self._warnings <= 20 or self._warnings % 1000 == 0:
+            suffix = f" ({self._warnings} bad messages so far)" if self._warnings > 20 else ""
+            log.warning("%s%s", message, suffix)
 
     async def _zigbee(self, topic: str, payload: bytes) -> None:
         parsed = wire.parse_z2m_topic(topic)
@@ -225,8 +233,8 @@ class SensorService:
             self.counters.unknown_devices += 1
             if parsed.name not in self._unknown_logged and len(self._unknown_logged) < 10_000:
                 self._unknown_logged.add(parsed.name)
-                log.warning("%s: unknown device %r (place it via the map or wait for its discovery config)",
-                            topic, parsed.name)
+                self._warn(f"{topic!r}: unknown device {parsed.name!r} (place it via the map or wait for "
+                           "its discovery config)")
             return
         if parsed.kind == "availability":
             online = wire.parse_availability(topic, payload)
@@ -240,7 +248,7 @@ class SensorService:
         state = wire.parse_state(topic, payload)
         if state.bad_fields:
             self.counters.malformed_fields += len(state.bad_fields)
-            log.warning("%s: ignored ill-typed fields %s", topic, ", ".join(state.bad_fields))
+            self._warn(f"{topic}: ignored ill-typed fields {', '.join(state.bad_fields)}")
         now = self._clock.now()
         for name, value in state.numbers.items():
             self.readings.add(device.id, name, value, now)
@@ -276,12 +284,11 @@ class SensorService:
 
     async def _raise(self, device: _Device, kind: AlarmType, event: str, message: str,
                      detail: dict[str, Any]) -> None:
-        source = sensor_source(device.id)
-        if await self._alarms.active_alarm(source, kind) is not None:
+        alarm = await self._alarms.signal(AlarmSignal(
+            sensor_source(device.id), kind, event, zone=device.zone, position=self._position(device),
+            message=message, detail={"sensor": device.id, "sensor_kind": device.kind, **detail}))
+        if alarm.count > 1:  # folded into the active alarm: counted, no new alarm or incident
             self.counters.suppressed += 1
-        await self._alarms.signal(AlarmSignal(source, kind, event, zone=device.zone,
-                                              position=self._position(device), message=message,
-                                              detail={"sensor": device.id, "sensor_kind": device.kind, **detail}))
 
     async def _intrusion(self, device: _Device, name: str, value: bool, now: float) -> None:
         if self._debounced(device, name, now):
@@ -409,7 +416,7 @@ class SensorService:
         camera = self._park.cameras.get(camera_id)
         if camera is None:
             self.counters.unknown_cameras += 1
-            log.warning("%s: camera %r is not on the park map", topic, camera_id)
+            self._warn(f"{topic}: camera {camera_id!r} is not on the park map")
             return
         was = self._camera_online.get(camera_id)
         self._camera_online[camera_id] = online
