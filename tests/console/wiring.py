@@ -47,8 +47,24 @@ def alarms_subsystem() -> Subsystem:
     return Subsystem("alarms", setup)
 
 
+def tables_subsystem() -> Subsystem:
+    """Creates any table the migrations do not have yet (a no-op once they do), before the others start."""
+
+    async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
+        import patrol.alarms.tables
+        import patrol.audit
+        import patrol.history
+        import patrol.sensors.tables  # noqa: F401
+
+        async with rt.store.engine.begin() as conn:
+            await conn.run_sync(lambda c: Base.metadata.create_all(c, checkfirst=True))
+        return []
+
+    return Subsystem("test-tables", setup)
+
+
 def console_subsystems() -> list[Subsystem]:
-    subs = default_subsystems()
+    subs = [tables_subsystem(), *default_subsystems()]
     names = {s.name for s in subs}
     if "alarms" not in names:
         subs.append(alarms_subsystem())
