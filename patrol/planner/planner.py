@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def default_time_limit(n: int) -> float:
     """OR-Tools search time for n checkpoints: short for small sets, about a second for 150+."""
-    return min(1.2, max(0.1, n / 140.0))
+    return min(1.2, max(0.12, n / 100.0))
 
 
 class Planner:
