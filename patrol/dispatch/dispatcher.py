@@ -116,7 +116,10 @@ class PatrolDispatcher:
 
     # -- patrol control --------------------------------------------------------------------------
     def start_patrol(self, now: float, robot_ids: Sequence[str] | None = None) -> PatrolPlan | None:
-        """Plan for the given (default: every idle, located) robots where they stand, and send orders."""
+        """Plan for the given (default: every idle, located) robots where they stand, and send orders.
+
+        While patrolling, an idle registered robot that reports a node joins by itself.
+        """
         ids = robot_ids if robot_ids is not None else [rid for rid, r in self._robots.items() if r.mode is Mode.IDLE]
         ready = [
             self._robots[rid]
@@ -128,6 +131,11 @@ class PatrolDispatcher:
         if not ready:
             log.warning("patrol started without any located idle robot; robots join as they report")
             return None
+        if self.runtime.robots:  # a patrol is running: these robots join it
+            for r in ready:
+                assert r.status is not None and r.status.last_node is not None
+                self._join(r, r.status.last_node, now)
+            return self.runtime.plan
         for r in ready:
             r.mode = Mode.PATROL
         plan = self.runtime.start([self._stand_position(r) for r in ready], now)
