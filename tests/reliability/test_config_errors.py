@@ -15,10 +15,10 @@ import pytest
 from patrol.broker import free_port
 from patrol.cli import main
 from patrol.config import ConfigError, load_settings
-from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.reliability
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET_ENV = {"PARKPATROL_AUTH__SECRET_KEY": "s" * 48}
 
 # (name, TOML text, fragments the error must contain)
