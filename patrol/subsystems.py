@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+from maps import Route, sample_park_path
+from patrol.fleet.missions import MissionError, RobotMissions
 from patrol.fleet.state import RobotChange
+from robots.vda5050.order import Action
 
 if TYPE_CHECKING:
     from patrol.app import Loop, Subsystem
@@ -111,7 +115,88 @@ def alarms_subsystem() -> Subsystem:
     return Subsystem("alarms", setup)
 
 
+class VdaEscortExecutor:
+    """The guide's escort steps as VDA 5050 orders and actions on the guide robot."""
+
+    def __init__(self, missions: RobotMissions) -> None:
+        self.missions = missions
+
+    async def move(self, robot_id: str, route: Route, *, speed: float) -> None:
+        if len(route.waypoints) > 1:
+            await self.missions.drive(robot_id, route, speed=speed)
+
+    async def lead(self, robot_id: str, route: Route, *, speed: float, destination: str, escort_id: str) -> None:
+        from robots.vda5050 import actions as act
+        from robots.vda5050.builders import make_action
+
+        if len(route.waypoints) < 2:
+            return
+        live = self.missions.fleet.robots[robot_id]
+        edge_actions: dict[int, Sequence[Action]] | None = None
+        if self.missions.commander.declares(live, act.LEAD_TO):
+            lead = {"destination": destination[:200], "visitorId": escort_id, "speed": float(speed)}
+            edge_actions = {i: [make_action(act.LEAD_TO, lead)] for i in range(len(route.waypoints) - 1)}
+        await self.missions.drive(robot_id, route, speed=speed, edge_actions=edge_actions)
+
+    async def speak(self, robot_id: str, text: str, lang: str) -> None:
+        from robots.vda5050 import actions as act
+        from robots.vda5050.builders import make_action
+
+        live = self.missions.fleet.robots.get(robot_id)
+        if live is None or not self.missions.commander.declares(live, act.SPEAK):
+            raise MissionError(f"robot {robot_id} does not declare the speak action")
+        tag = "zh-CN" if lang == "zh" else "en"
+        await self.missions.instant_action(robot_id, make_action(act.SPEAK, {"text": text[:500], "language": tag}))
+
+    async def last_waypoint(self, robot_id: str) -> str | None:
+        live = self.missions.fleet.robots.get(robot_id)
+        park = self.missions.commander.park
+        if live is None:
+            return None
+        if live.last_node_id in park.waypoints:
+            return live.last_node_id
+        if live.x is not None and live.y is not None:
+            return park.nearest_waypoint(live.x, live.y).id
+        return None
+
+
+def guide_subsystem() -> Subsystem:
+    from patrol.app import Subsystem
+
+    async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
+        from patrol import topics
+        from patrol.fleet.registry import RobotKind
+        from patrol.guide.knowledge import knowledge_path_for, load_knowledge
+        from patrol.guide.service import GuideService
+        from patrol.guide.voice import VoiceFrontEnd
+
+        park_path = rt.settings.park.map_file or sample_park_path()
+        kb_path = knowledge_path_for(park_path)
+        if not kb_path.exists():
+            log.warning("no guide knowledge base beside %s (%s): the visitor guide is off", park_path, kb_path)
+            return []
+        kb = await asyncio.to_thread(load_knowledge, kb_path)
+        guides = tuple(r.robot_id for r in rt.registry.all() if r.kind is RobotKind.GUIDE)
+        executor = VdaEscortExecutor(missions_of(rt))
+        guide = GuideService(kb, rt.park, rt.clock, executor=executor if guides else None, robots=guides)
+        voice = VoiceFrontEnd(guide, rt.bus, speaker=executor if guides else None)
+        rt.bus.subscribe(topics.GUIDE_QUERY_FILTER, voice.handle, 1)
+        rt.extras.update(guide=guide, guide_voice=voice)
+        return [guide.run]
+
+    return Subsystem("guide", setup)
+
+
+def missions_of(rt: Runtime) -> RobotMissions:
+    """The runtime's one `RobotMissions` (created on first use)."""
+    m = rt.extras.get("missions")
+    if not isinstance(m, RobotMissions):
+        m = RobotMissions(rt.commander, rt.fleet)
+        rt.extras["missions"] = m
+    return m
+
+
 def all_subsystems() -> list[Subsystem]:
     from patrol.history import history_subsystem
 
-    return [alarms_subsystem(), history_subsystem()]
+    return [alarms_subsystem(), history_subsystem(), guide_subsystem()]

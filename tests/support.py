@@ -79,3 +79,19 @@ async def running_service(settings: Settings, *, subsystems: list[Subsystem] | N
         transport = httpx.ASGITransport(app=WithLifespanState(app, dict(state)))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Service(app, state["runtime"], client)
+
+
+async def register_robots(database_url: str, robots: list[tuple[str, str, str]]) -> None:
+    """Put robots (manufacturer, serial, kind) into the registry before a service starts."""
+    from patrol.fleet.registry import RobotKind, RobotRegistry
+    from patrol.store.db import Store
+
+    store = Store(database_url)
+    try:
+        await store.migrate()
+        registry = RobotRegistry(store.sessions)
+        await registry.load()
+        for manufacturer, serial, kind in robots:
+            await registry.add(manufacturer, serial, RobotKind(kind))
+    finally:
+        await store.close()

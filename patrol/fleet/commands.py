@@ -81,13 +81,16 @@ class RobotCommander:
         return tuple(a.action_id for a in actions)
 
     async def order(self, robot_id: str, waypoints: Sequence[Waypoint], *, order_id: str | None = None,
-                    released: int | None = None, order_update_id: int = 0, start_sequence_id: int = 0) -> str:
+                    released: int | None = None, order_update_id: int = 0, start_sequence_id: int = 0,
+                    max_speed: float | None = None, edge_actions: dict[int, Sequence[Action]] | None = None
+                    ) -> str:
         rid, live = self._robot(robot_id)
         topic = RobotTopic(rid, VdaTopic.ORDER, interface=self.interface)
         oid = order_id or f"ord-{uuid.uuid4().hex[:12]}"
         msg = build_order(rid, oid, waypoints, timestamp=utc_now_from(self.clock.now()),
                           header_id=self.header_ids.next(topic), robot_version=live.version, released=released,
-                          order_update_id=order_update_id, start_sequence_id=start_sequence_id)
+                          order_update_id=order_update_id, start_sequence_id=start_sequence_id,
+                          max_speed=max_speed, edge_actions=edge_actions)
         await self._publish(str(topic), msg.to_json(), qos=topic.qos, retain=topic.retain)
         return oid
 
