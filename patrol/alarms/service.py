@@ -106,14 +106,27 @@ class AlarmService:
         self.arming = ZoneArming(sessions, clock, park, self.policy, audit, self.live)
         self._lock = asyncio.Lock()
         self._last_note: dict[int, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.escalator = Escalator(sessions, clock, self.policy, audit, self.live, self._lock,
                                    webhooks or WebhookSender(clock), self._publish)
         self.publish_failures = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Escalation timers; cancellation-safe."""
-        await self.escalator.run()
+        """Escalation timers; cancellation-safe (dispatch requests in flight are cancelled on exit)."""
+        try:
+            await self.escalator.run()
+        finally:
+            for task in list(self._background):
+                task.cancel()
+            if self._background:
+                await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait until dispatch requests and webhook deliveries in flight are done (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+        await self.escalator.drain()
 
     def subscribe(self, callback: LiveCallback) -> Callable[[], None]:
         """Live updates: `callback(LiveEvent)` on every alarm, incident, escalation or arming change."""
@@ -202,8 +215,10 @@ class AlarmService:
                 await self.audit.system("incident.opened", f"incident:{out.incident.id}",
                                         {"title": out.incident.title, "zone": out.incident.zone})
             self.live.emit(LiveEvent("incident", out.incident.model_dump(mode="json")))
-        if out.dispatch is not None:
-            await self._request_dispatch(*out.dispatch)
+        if out.dispatch is not None:  # in the background: a slow planner must not hold up ingest
+            task = asyncio.create_task(self._request_dispatch(*out.dispatch))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         self.escalator.wake()
 
     async def _request_dispatch(self, incident_id: int, x: float, y: float, zone: str | None,

@@ -21,4 +21,4 @@ async def harness(database: str) -> AsyncIterator[Harness]:
     try:
         yield h
     finally:
-        await h.store.close()
+        await h.close()

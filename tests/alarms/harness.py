@@ -65,6 +65,11 @@ class Harness:
     sensors: SensorService
     dispatch: FakeDispatch
 
+    async def close(self) -> None:
+        """Let background dispatch and webhook work finish, then close the store."""
+        await self.alarms.drain()
+        await self.store.close()
+
 
 async def create_schema(url: str) -> None:
     store = Store(url)

@@ -93,6 +93,7 @@ async def test_robot_conditions(harness: Harness) -> None:
 
 async def test_incident_groups_by_zone_and_distance_within_window(harness: Harness) -> None:
     a = await harness.alarms.signal(door())
+    await harness.alarms.drain()  # dispatch runs in the background
     vision = AlarmSignal("camera:cam_test", AlarmType.VISION, "camera_event", position=OFFICE_POINT,
                          detail={"event_id": "e1", "snapshot": "/api/vision/events/e1/snapshot.jpg"})
     b = await harness.alarms.signal(vision)
@@ -125,22 +126,25 @@ async def test_dispatch_policy_and_retry_when_no_robot(database: str) -> None:
                                           position=(40.0, 30.0)))
         assert dispatch.calls == []  # zone excluded by policy
         first = await h.alarms.signal(door())
+        await h.alarms.drain()
         assert len(dispatch.calls) == 1
         dispatch.robot = "dog-2"
         await h.alarms.signal(AlarmSignal("camera:cam_test", AlarmType.VISION, "camera_event",
                                           position=OFFICE_POINT))
+        await h.alarms.drain()
         assert len(dispatch.calls) == 2  # retried after "no robot available"
         assert first.incident_id is not None
         incident = await h.alarms.get_incident(first.incident_id)
         assert incident.robot_id == "dog-2"
         assert [e.kind for e in incident.timeline].count("dispatch_failed") == 1
     finally:
-        await h.store.close()
+        await h.close()
 
 
 async def test_robot_arrival_and_photo_on_timeline(harness: Harness) -> None:
     alarm = await harness.alarms.signal(door())
     assert alarm.incident_id is not None
+    await harness.alarms.drain()
     await harness.alarms.robot_arrived(alarm.incident_id, "dog-1", 20.0, 42.5)
     await harness.alarms.robot_photo(alarm.incident_id, "dog-1", "photos/dog-1/0001.jpg")
     kinds = [e.kind for e in (await harness.alarms.get_incident(alarm.incident_id)).timeline]
@@ -161,7 +165,7 @@ async def test_arming_schedule_and_persistent_override(database: str) -> None:
         assert not await h.alarms.arming.is_armed("tz_pond")  # no_go zones are not armable by schedule
         assert not await h.alarms.arming.is_armed(None)
     finally:
-        await h.store.close()
+        await h.close()
     h2 = await make_harness(database, clock)  # restart: the override is kept
     try:
         assert await h2.alarms.arming.is_armed("tz_office")
@@ -172,7 +176,7 @@ async def test_arming_schedule_and_persistent_override(database: str) -> None:
         entries = await h2.audit.entries(actor="sam")
         assert [e.action for e in entries] == ["zone.auto", "zone.armed"]
     finally:
-        await h2.store.close()
+        await h2.close()
 
 
 async def test_escalation_levels_stop_on_ack_and_survive_restart(database: str) -> None:
@@ -195,7 +199,7 @@ async def test_escalation_levels_stop_on_ack_and_survive_restart(database: str) 
         assert h.alarms.escalator.fired == [(alarm.id, 1, EscalationAction.BANNER)]
         assert [e.data["action"] for e in seen if e.kind == "escalation"] == ["banner"]
     finally:
-        await h.store.close()
+        await h.close()
     # restart: level 1 is remembered, the next step fires at 120 s, then ack stops it
     h2 = await make_harness(database, clock, policy=policy)
     try:
@@ -212,7 +216,7 @@ async def test_escalation_levels_stop_on_ack_and_survive_restart(database: str) 
         escalations = list(await h2.audit.entries(action="alarm.escalate"))
         assert [e.detail["action"] for e in escalations] == ["sound", "banner"]
     finally:
-        await h2.store.close()
+        await h2.close()
 
 
 async def test_escalation_loop_runs_on_the_clock(harness: Harness) -> None:
@@ -242,7 +246,7 @@ async def test_retained_state_is_published(database: str) -> None:
         assert topic == f"parkpatrol/alarms/{alarm.id}" and retain and qos == 1
         assert orjson.loads(payload)["status"] == "CLEARED_UNACK"
     finally:
-        await h.store.close()
+        await h.close()
 
 
 async def test_audit_log_is_append_only_and_chained(harness: Harness) -> None:

@@ -50,7 +50,7 @@ async def service(broker: BrokerEndpoint, database: str, clock: SimClock,
         with contextlib.suppress(asyncio.CancelledError):
             await runner
         await bus.stop()
-        await h.store.close()
+        await h.close()
 
 
 async def retained_alarms(broker: BrokerEndpoint) -> dict[int, dict[str, object]]:
@@ -89,6 +89,7 @@ async def test_door_and_vision_make_one_incident_through_restart(broker: BrokerE
                     h.sensors.counters.malformed == 1
 
             await eventually(both, "door and vision alarms raised")
+            await h.alarms.drain()
             assert h.sensors.counters.unknown_devices == 1
             incidents = await h.alarms.list_incidents()
             assert len(incidents) == 1
@@ -123,6 +124,7 @@ async def test_door_and_vision_make_one_incident_through_restart(broker: BrokerE
                 return vision is not None and vision.count == 2
 
             await eventually(repeated, "vision update after restart counted on the existing alarm")
+            await h2.alarms.drain()
             assert len(await h2.alarms.list_alarms()) == 2  # no duplicate alarm
             assert len(await h2.alarms.list_incidents()) == 1
             assert len(dispatch.calls) == 1

@@ -146,4 +146,4 @@ async def test_escalation_webhook_is_signed_and_logged(receiver: Receiver, datab
         assert [e.action for e in await h.audit.entries(target=f"alarm:{alarm.id}")][:2] == [
             "alarm.webhook", "alarm.escalate"]
     finally:
-        await h.store.close()
+        await h.close()
