@@ -52,7 +52,7 @@ class CameraSpec:
     homography: Homography | None = None
     robot: RobotMount | None = None
     detect_fps: float = 3.0
-    keepalive_s: float = 10.0
+    keepalive_s: float = 20.0
     motion_mask: tuple[tuple[tuple[float, float], ...], ...] = ()
     """Image polygons where motion is ignored (on-screen clock, swaying trees)."""
     extra: dict[str, str] = field(default_factory=dict)
@@ -60,6 +60,13 @@ class CameraSpec:
     def __post_init__(self) -> None:
         if not valid_camera_id(self.id):
             raise ValueError(f"camera id {self.id!r} must be 1-64 of A-Z a-z 0-9 _ . -")
+        names = {z.name for z in self.zones}
+        for rule in self.rules:
+            if rule.zone is not None and rule.zone not in names:
+                raise ValueError(f"camera {self.id}: rule {rule.kind} names zone {rule.zone!r}, "
+                                 f"which is not among its zones {sorted(names)}")
+        if self.homography is None and self.robot is None and any(z.space == "ground" for z in self.zones):
+            raise ValueError(f"camera {self.id}: map (ground) zones need the camera's homography")
         if self.detect_fps <= 0:
             raise ValueError(f"camera {self.id}: detect_fps must be > 0, got {self.detect_fps}")
 
@@ -125,7 +132,7 @@ class CameraModel(BaseModel):
     homography: list[list[float]] | None = None
     robot: RobotCameraModel | None = None
     detect_fps: float = Field(3.0, gt=0)
-    keepalive_s: float = Field(10.0, gt=0)
+    keepalive_s: float = Field(20.0, gt=0)
     motion_mask: list[list[tuple[float, float]]] = []
 
     def to_spec(self, pose: Callable[[str], Pose | None] | None = None) -> CameraSpec:

@@ -53,6 +53,7 @@ class DetectorInfo:
 
     model: str
     backend: str
+    detail: str
     class_names: list[str]
     labels: list[str]
     fallbacks: list[str] = field(default_factory=list)
@@ -82,6 +83,7 @@ class Detector:
         self.info = DetectorInfo(
             model=str(spec.path),
             backend=backend.name,
+            detail=backend.detail,
             class_names=list(backend.class_names),
             labels=self.labels,
             fallbacks=list(fallbacks or []),
@@ -106,7 +108,8 @@ class Detector:
         attempts: list[str] = []
         be = open_backend(backend, spec.path, data_dir, attempts)
         det = cls(be, spec, conf=conf, fallbacks=attempts, load_seconds=time.perf_counter() - started)
-        log.info("detector: %s on %s (%.1f s to load)", spec.path.name, be.name, det.info.load_seconds)
+        log.info("detector: %s on %s, %s (%.1f s to load)", spec.path.name, be.name, be.detail,
+                 det.info.load_seconds)
         return det
 
     @property

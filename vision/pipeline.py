@@ -7,6 +7,7 @@ detector over all cameras' regions at once, then hands each camera its detection
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass, field
 
 from vision.config import CameraSpec
@@ -53,10 +54,10 @@ class CameraPipeline:
         self.config = config or PipelineConfig()
         self.snapshots = snapshots
         self.gate = MotionGate(self.config.motion, spec.motion_mask)
-        self.rules = RuleEngine(spec.zones, spec.rules, spec.homography)
+        self.rules = RuleEngine(spec.zones, spec.rules, spec.homography, moving_camera=spec.robot is not None)
         self.tracker: ObjectTracker | None = None
         self.stats = PipelineStats()
-        self._last_detect = float("-inf")
+        self._last_detect: float | None = None
         self._open: dict[str, OpenEvent] = {}
         self._snap_time: dict[str, float] = {}
         self._snap_score: dict[str, float] = {}
@@ -66,7 +67,14 @@ class CameraPipeline:
         """Regions to detect on in this frame (None in the list = whole frame), or None to skip."""
         self.stats.frames += 1
         h, w = frame.shape[:2]
-        motion = self.gate.update(frame) if self.config.motion_gating else None
+        # a robot's camera moves with the robot: frame differencing says nothing there
+        gating = self.config.motion_gating and self.spec.robot is None
+        motion = self.gate.update(frame) if gating else None
+        if self._last_detect is None:
+            # stagger the first keep-alive detection of each camera over the keep-alive period, so that
+            # a restart with many cameras does not queue a full-frame detection for all of them at once
+            phase = (zlib.crc32(self.spec.id.encode()) % 1000) / 1000.0
+            self._last_detect = now - self.spec.keepalive_s * phase if motion is not None else now - 1e9
         since = now - self._last_detect
         tracks = self.tracker.active() if self.tracker else []
         confirming = self.tracker is not None and (

@@ -76,14 +76,15 @@ class RuleEngine:
     """Evaluates the rules of one camera over its tracked objects."""
 
     def __init__(self, zones: Sequence[Zone] = (), rules: Sequence[Rule] = (),
-                 homography: Homography | None = None) -> None:
+                 homography: Homography | None = None, *, moving_camera: bool = False) -> None:
+        """`moving_camera`: the homography is set per frame from a robot's pose (may be None until then)."""
         self.zones = {z.name: z for z in zones}
         self.rules = list(rules)
         self.homography = homography
         for r in self.rules:
             if r.zone is not None and r.zone not in self.zones:
                 raise ValueError(f"rule {r.name}: unknown zone {r.zone!r}; known: {sorted(self.zones)}")
-        if homography is None and any(z.space == "ground" for z in zones):
+        if homography is None and not moving_camera and any(z.space == "ground" for z in zones):
             raise ValueError("map (ground) zones need the camera's image->ground homography")
         self._zone_entered: dict[tuple[str, str], float] = {}
 

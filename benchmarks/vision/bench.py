@@ -132,14 +132,14 @@ def run_pipeline(name: str, scenes: dict[str, list[BenchFrame]], det: Detector, 
                             sources={c: _IdleSource(c) for c in scenes})
     asyncio.run(runtime.__aenter__())
     n = max(len(v) for v in scenes.values())
-    hits = truths = s_hits = s_truths = 0
+    hits = truths = s_hits = s_truths = events = 0
 
     def go() -> None:
-        nonlocal hits, truths, s_hits, s_truths
+        nonlocal hits, truths, s_hits, s_truths, events
         for i in range(n):
             fresh = [(cid, FramePacket(decode(frames[i].jpeg), frames[i].t, i + 1))
                      for cid, frames in scenes.items() if i < len(frames)]
-            runtime.process_frames(fresh)
+            events += len(runtime.process_frames(fresh))
             for cid, frames in scenes.items():
                 if i >= len(frames):
                     continue
@@ -158,7 +158,7 @@ def run_pipeline(name: str, scenes: dict[str, list[BenchFrame]], det: Detector, 
     frames = sum(len(v) for v in scenes.values())
     return RunResult(name, frames, wall, cpu, _recall(hits, truths), truths, runtime.stats.detect_calls,
                      {"recall_on_baseline_sample": _recall(s_hits, s_truths), "regions": runtime.stats.regions,
-                      "events": runtime.stats.events})
+                      "events": events})
 
 
 class _IdleSource:
@@ -259,12 +259,16 @@ def run_bench(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {
         "cameras": args.cameras, "fps": args.fps, "stream_seconds": args.seconds,
         "frames_total": len(all_frames), "frames_with_people": sum(1 for f in all_frames if f.truth),
-        "render_seconds": round(render_s, 1), "backend": fast.backend, "backend_fallbacks": fast.info.fallbacks,
+        "render_seconds": round(render_s, 1), "backend": fast.backend, "backend_detail": fast.info.detail,
+        "backend_fallbacks": fast.info.fallbacks,
         "cpu_count": os.cpu_count(),
         "runs": [{
             "name": r.name, "frames": r.frames, "wall_s": round(r.wall_s, 2), "cpu_s": round(r.cpu_s, 2),
             "frames_per_s": round(r.fps, 2), "cameras_at_fps": round(r.fps / args.fps, 2),
             "throughput_vs_baseline": round(r.fps / base.fps, 2) if base.fps else None,
+            "frames_per_cpu_s": round(r.frames / r.cpu_s, 2) if r.cpu_s else None,
+            "cpu_efficiency_vs_baseline": (round((r.frames / r.cpu_s) / (base.frames / base.cpu_s), 2)
+                                           if r.cpu_s and base.cpu_s else None),
             "recall": round(r.recall, 3) if r.recall is not None else None,
             "cpu_s_per_camera_second": round(r.cpu_s / (r.frames / args.fps), 4) if r.frames else None,
             "detect_calls": r.detect_calls, **{k: (round(v, 3) if isinstance(v, float) else v)
@@ -283,9 +287,11 @@ def _print_table(report: dict[str, Any]) -> None:
     print(f"vision bench: {report['cameras']} cameras x {report['stream_seconds']} s at {report['fps']} fps, "
           f"{report['frames_total']} frames ({report['frames_with_people']} with people), "
           f"backend {report['backend']}")
-    print(f"{'run':<52} {'frames/s':>9} {'x base':>7} {'recall':>7} {'cpu/cam-s':>10}")
+    print(f"{'run':<52} {'frames/s':>9} {'x base':>7} {'fr/cpu-s':>9} {'x base':>7} {'recall':>7} "
+          f"{'cpu/cam-s':>10}")
     for r in report["runs"]:
         print(f"{r['name']:<52} {r['frames_per_s']:>9.1f} {r['throughput_vs_baseline']:>7.2f} "
+              f"{r['frames_per_cpu_s']:>9} {r['cpu_efficiency_vs_baseline']:>7} "
               f"{r['recall'] if r['recall'] is not None else '-':>7} {r['cpu_s_per_camera_second']:>10}")
     if report["live"]:
         lv = report["live"]
