@@ -78,6 +78,7 @@ class VisionRuntime:
         poll_interval: float = 0.02,
         snapshot_retention: float = 7 * 86400,
         on_event: Callable[[VisionEvent], None] | None = None,
+        calibrate_batching: bool = True,
     ) -> None:
         ids = [c.id for c in cameras]
         if len(set(ids)) != len(ids):
@@ -96,6 +97,7 @@ class VisionRuntime:
         self.snapshots = SnapshotStore(data_dir / "snapshots", retain_seconds=snapshot_retention)
         self.pipelines: dict[str, CameraPipeline] = {}
         self.on_event = on_event
+        self.calibrate_batching = calibrate_batching
         self.stats = RuntimeStats()
         self._last_seq: dict[str, int] = {}
         self._health_sent: dict[str, tuple[str, float]] = {}
@@ -104,6 +106,8 @@ class VisionRuntime:
         if self.detector is None:
             self.detector = await asyncio.to_thread(
                 Detector.open, self.data_dir, self._model, self._backend)
+        if self.calibrate_batching and len(self.cameras) > 1:
+            await asyncio.to_thread(self.detector.calibrate_batching)
         for cam in self.cameras.values():
             self.sources[cam.id] = self._given_sources.get(cam.id) or CameraReader(cam.id, cam.source)
             self.pipelines[cam.id] = CameraPipeline(cam, self.detector.labels, self.snapshots,
