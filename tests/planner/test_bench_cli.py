@@ -46,3 +46,13 @@ def test_bench_patrol_reports_a_missing_graph(tmp_path: Path, capsys: pytest.Cap
     args = _parse(["patrol", "--graph", str(tmp_path / "nope.graph"), "--robots", "2"])
     assert args.func(args) == 2
     assert "no graph file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_broughton_twelve_robots_meets_the_idleness_target(shared_dir: Path) -> None:
+    from patrol.planner.bench import bench_graph
+
+    row = bench_graph(shared_dir / "benchmarks/patrol-graphs/broughton.graph", 12)
+    assert row.reference_tour_m is not None
+    assert row.worst_s <= 1.05 * row.reference_tour_m / 12
+    assert row.worst_s <= row.partition.worst_s + 1e-6
