@@ -61,3 +61,46 @@ def test_detect_cli_json(detector: Detector, model_cache: Path, capsys: pytest.C
     good, bad = out["images"]
     assert len([d for d in good["detections"] if d["label"] == "person"]) >= 3
     assert "error" in bad
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["onnxruntime", "pytorch"])
+def test_fallback_backends_agree(backend: str, model_cache: Path, detector: Detector) -> None:
+    other = Detector.open(model_cache, backend=backend)
+    assert other.backend == backend
+    bus = photo("bus.jpg")
+    ref = detector.detect([bus])[0]
+    got = other.detect([bus])[0]
+    assert len(got) == len(ref)
+    for d in ref:
+        assert any(g.label == d.label and g.box.iou(d.box) > 0.9 for g in got)
+
+
+def test_ultralytics_never_reaches_the_network(tmp_path: Path) -> None:
+    """Loading the model, running it and creating a tracker make no DNS lookups or connections."""
+    import subprocess
+    import sys
+
+    code = f"""
+import socket
+calls = []
+def refuse(*a, **k):
+    calls.append(repr(a[:2]))
+    raise OSError("network disabled by test")
+socket.getaddrinfo = refuse
+socket.create_connection = refuse
+socket.socket.connect = lambda self, *a: refuse(*a)
+import numpy as np
+from pathlib import Path
+from vision.detector import Detector
+from vision.tracking import ObjectTracker
+d = Detector.open(Path({str(tmp_path)!r}), backend="pytorch")
+d.detect([np.zeros((480, 640, 3), np.uint8)])
+ObjectTracker("c", (640, 480)).update([], 0.0, d.labels)
+print("CALLS", calls)
+"""
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(repo), "HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "CALLS []" in out.stdout, out.stdout[-2000:]
