@@ -63,7 +63,8 @@ class AlarmPolicy(_Strict):
     severity: dict[AlarmType, Severity] = Field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     # severity of a vision alarm outside an armed zone (inside it uses `severity[vision]`)
     vision_unarmed_severity: Severity = Severity.WARNING
-    vision_labels: frozenset[str] = frozenset({"person", "car", "motorcycle", "bicycle", "truck"})
+    # labels that raise a vision alarm on their own; an event that hit a vision rule always does
+    vision_labels: frozenset[str] = frozenset({"person", "car", "motorcycle", "bicycle", "truck", "crowd"})
     vision_min_score: float = Field(default=0.5, ge=0, le=1)
     incident_types: frozenset[AlarmType] = INCIDENT_TYPES
     auto_clear_types: frozenset[AlarmType] = AUTO_CLEAR_TYPES

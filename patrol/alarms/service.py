@@ -190,6 +190,24 @@ class AlarmService:
         await self._after(out)
         return out.alarm
 
+    async def note(self, source: str, kind: AlarmType, event: str, detail: Mapping[str, Any]) -> AlarmPublic | None:
+        """Add a timeline entry (e.g. a new snapshot) to the active alarm of (source, type) and its incident,
+        without counting a repeat; None when no such alarm is active."""
+        async with self._lock, self._sessions.begin() as session:
+            row = await self._active(session, source, kind)
+            if row is None:
+                return None
+            now = self._now()
+            entry = {"event": event, **dict(detail)}
+            row.details = {**(row.details or {}), **entry}
+            session.add(AlarmEventRow(alarm_id=row.id, at=now, kind=event, actor="system", detail=entry))
+            if row.incident_id is not None:
+                incidents.timeline(session, row.incident_id, now, event, "system",
+                                   {"source": row.source, "type": row.type, **entry}, row.id)
+            public = AlarmPublic.of(row)
+        await self._publish(public)
+        return public
+
     def _dispatch_decision(self, session: AsyncSession, incident: IncidentRow,
                            now: datetime) -> tuple[int, float, float, str | None, str] | None:
         if (self._dispatch is None or incident.dispatched_at is not None or incident.x is None

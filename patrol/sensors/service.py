@@ -40,6 +40,11 @@ CONDITION_FIELDS = {"smoke": AlarmType.SMOKE, "water_leak": AlarmType.WATER, "ta
 SEEN_VISION_EVENTS = 10_000
 
 
+def snapshot_ref(event_id: str) -> str:
+    """Where the console fetches a vision event's snapshot (served by the vision routes)."""
+    return f"/api/vision/events/{event_id}/snapshot.jpg"
+
+
 @dataclass
 class IngestCounters:
     messages: int = 0
@@ -381,34 +386,52 @@ class SensorService:
     async def _vision(self, topic: str, payload: bytes) -> None:
         event = wire.parse_vision(topic, payload)
         obj = event.after
-        if event.type == "end" or obj.id in self._seen_vision:
+        policy = self._alarms.policy
+        relevant = bool(obj.rules) or obj.label in policy.vision_labels
+        if event.type == "end" or obj.false_positive or not relevant or obj.best_score < policy.vision_min_score:
             self.counters.vision_ignored += 1
             return
-        if obj.label not in self._alarms.policy.vision_labels or obj.best_score < self._alarms.policy.vision_min_score:
-            self.counters.vision_ignored += 1
+        if obj.id in self._seen_vision:
+            await self._vision_update(event)
             return
         self._seen_vision[obj.id] = None
         if len(self._seen_vision) > SEEN_VISION_EVENTS:
             self._seen_vision.popitem(last=False)
         camera = self._park.cameras.get(obj.camera)
-        if obj.x is not None and obj.y is not None:
-            position: tuple[float, float] | None = (obj.x, obj.y)
-        else:
-            position = (camera.x, camera.y) if camera is not None else None
+        position = obj.map_position
+        if position is None and camera is not None:
+            position = (camera.x, camera.y)
         zone = zone_at(self._park, *position) if position is not None else None
         armed = await self._alarms.arming.is_armed(zone)
-        severity: Severity = (self._alarms.policy.severity_of(AlarmType.VISION) if armed
-                              else self._alarms.policy.vision_unarmed_severity)
+        severity: Severity = policy.severity_of(AlarmType.VISION) if armed else policy.vision_unarmed_severity
         self.counters.vision_events += 1
-        detail: dict[str, Any] = {
-            "event_id": obj.id, "camera": obj.camera, "label": obj.label, "score": round(obj.best_score, 3),
-            "zones": obj.zones or obj.current_zones, "box": obj.box, "start_time": obj.start_time,
-            "has_snapshot": obj.has_snapshot, "armed": armed,
-            "snapshot": f"/api/vision/events/{obj.id}/snapshot.jpg" if obj.has_snapshot else None,
-        }
+        what = obj.label if obj.sub_label is None else f"{obj.label} ({obj.sub_label})"
         await self._alarms.signal(AlarmSignal(camera_source(obj.camera), AlarmType.VISION, "camera_event",
                                               severity=severity, zone=zone, position=position,
-                                              message=f"{obj.label} seen by camera {obj.camera}", detail=detail))
+                                              message=f"{what} seen by camera {obj.camera}",
+                                              detail={**self._vision_detail(obj), "armed": armed}))
+
+    @staticmethod
+    def _vision_detail(obj: wire.VisionObject) -> dict[str, Any]:
+        return {
+            "event_id": obj.id, "camera": obj.camera, "label": obj.label, "sub_label": obj.sub_label,
+            "score": round(obj.best_score, 3), "rules": obj.rules, "zones": obj.zones or obj.current_zones,
+            "box": obj.box, "start_time": obj.start_time, "robot": obj.robot, "has_snapshot": obj.has_snapshot,
+            "snapshot": snapshot_ref(obj.id) if obj.has_snapshot else None,
+        }
+
+    async def _vision_update(self, event: wire.VisionEvent) -> None:
+        """A known event changed: note a new snapshot or newly hit rules on the alarm's timelines."""
+        before, after = event.before, event.after
+        new_snapshot = after.has_snapshot and (before is None or not before.has_snapshot)
+        new_rules = sorted(set(after.rules) - set(before.rules if before is not None else ()))
+        if not new_snapshot and not new_rules:
+            self.counters.vision_ignored += 1
+            return
+        self.counters.vision_events += 1
+        kind = "camera_snapshot" if new_snapshot and not new_rules else "camera_event"
+        await self._alarms.note(camera_source(after.camera), AlarmType.VISION, kind,
+                                {**self._vision_detail(after), "new_rules": new_rules})
 
     async def _camera(self, topic: str, payload: bytes) -> None:
         camera_id = wire.parse_camera_topic(topic)

@@ -194,13 +194,27 @@ def kind_for(capabilities: list[str] | set[str]) -> str:
 
 # -- vision events and camera status ------------------------------------------------------------------
 
+class MapPosition(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    x: float = Field(allow_inf_nan=False)
+    y: float = Field(allow_inf_nan=False)
+
+
 class VisionObject(BaseModel):
-    """The Frigate-shaped `before`/`after` object (extra fields ignored)."""
+    """The Frigate-shaped `before`/`after` object (`vision.events.EventState`; extra fields ignored).
+
+    The map position is `position: {x, y}` (vision workers) or top-level `x`, `y`.
+    """
 
     model_config = ConfigDict(extra="ignore")
     id: str = Field(min_length=1, max_length=128)
     camera: str = Field(min_length=1, max_length=64)
     label: str = Field(min_length=1, max_length=64)
+    sub_label: str | None = Field(default=None, max_length=64)
+    rules: list[str] = Field(default_factory=list)
+    false_positive: bool = False
+    robot: str | None = Field(default=None, max_length=64)
+    position: MapPosition | None = None
     score: float | None = Field(default=None, ge=0, le=1)
     top_score: float | None = Field(default=None, ge=0, le=1)
     zones: list[str] = Field(default_factory=list)
@@ -211,6 +225,14 @@ class VisionObject(BaseModel):
     has_snapshot: bool = False
     x: float | None = Field(default=None, allow_inf_nan=False)
     y: float | None = Field(default=None, allow_inf_nan=False)
+
+    @property
+    def map_position(self) -> tuple[float, float] | None:
+        if self.position is not None:
+            return self.position.x, self.position.y
+        if self.x is not None and self.y is not None:
+            return self.x, self.y
+        return None
 
     @property
     def best_score(self) -> float:

@@ -136,7 +136,8 @@ async def test_vision_events_and_camera_status(harness: Harness) -> None:
              "zones": ["gate"], "box": [10, 20, 80, 200], "start_time": 1700000000.1, "end_time": None,
              "has_snapshot": True, "x": OFFICE_POINT[0], "y": OFFICE_POINT[1]}
     await s.handle_message("parkpatrol/vision/events", orjson.dumps({"type": "new", "before": after, "after": after}))
-    await s.handle_message("parkpatrol/vision/events", orjson.dumps({"type": "update", "after": after}))
+    await s.handle_message("parkpatrol/vision/events", orjson.dumps({"type": "update", "before": after,
+                                                                     "after": after}))  # nothing new
     await s.handle_message("parkpatrol/vision/events", orjson.dumps({"type": "end", "after": after}))
     cat = {**after, "id": "e2", "label": "cat"}
     await s.handle_message("parkpatrol/vision/events", orjson.dumps({"type": "new", "after": cat}))
@@ -166,3 +167,35 @@ async def test_readings_are_downsampled(harness: Harness) -> None:
     assert [(r.count, r.min, r.max, r.mean, r.last) for r in history] == [(3, 20.0, 24.0, 22.0, 24.0)]
     await s.readings.flush(harness.clock.now(), everything=True)
     assert [r.last for r in await s.history("pir_tp_lawn", "temperature")] == [30.0, 24.0]
+
+
+async def test_events_of_the_vision_workers(harness: Harness) -> None:
+    """Payloads built with the vision package's own event model (nested map position, rules, snapshots)."""
+    from vision.events import EventState, MapPosition, VisionEvent
+
+    s = harness.sensors
+    first = EventState(id="ev-1", camera="dog-1-front", label="person", score=0.8, top_score=0.8,
+                       box=[1, 2, 30, 90], area=2000, zones=[], current_zones=[], rules=["office_night"],
+                       start_time=harness.clock.now(), position=MapPosition(x=OFFICE_POINT[0], y=OFFICE_POINT[1]),
+                       robot="dog-1")
+    await s.handle_message("parkpatrol/vision/events",
+                           VisionEvent(type="new", before=first, after=first).model_dump_json().encode())
+    snap = first.model_copy(update={"has_snapshot": True})
+    await s.handle_message("parkpatrol/vision/events",
+                           VisionEvent(type="update", before=first, after=snap).model_dump_json().encode())
+    fall = snap.model_copy(update={"rules": ["office_night", "fall_anywhere"]})
+    await s.handle_message("parkpatrol/vision/events",
+                           VisionEvent(type="update", before=snap, after=fall).model_dump_json().encode())
+    bogus = first.model_copy(update={"id": "ev-2", "false_positive": True})
+    await s.handle_message("parkpatrol/vision/events",
+                           VisionEvent(type="new", before=bogus, after=bogus).model_dump_json().encode())
+    alarm = await harness.alarms.active_alarm("camera:dog-1-front", AlarmType.VISION)
+    assert alarm is not None and alarm.count == 1 and alarm.zone == "tz_office"  # robot camera: zone from position
+    timeline = (await harness.alarms.get_alarm(alarm.id)).timeline
+    assert [e.kind for e in timeline] == ["raised", "camera_snapshot", "camera_event"]
+    assert timeline[1].detail["snapshot"] == "/api/vision/events/ev-1/snapshot.jpg"
+    assert timeline[2].detail["new_rules"] == ["fall_anywhere"] and timeline[2].detail["robot"] == "dog-1"
+    assert alarm.incident_id is not None
+    incident = await harness.alarms.get_incident(alarm.incident_id)
+    assert [e.kind for e in incident.timeline].count("camera_snapshot") == 1
+    assert s.counters.vision_ignored == 1 and s.counters.vision_events == 3
