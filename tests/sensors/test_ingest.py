@@ -199,3 +199,15 @@ async def test_events_of_the_vision_workers(harness: Harness) -> None:
     incident = await harness.alarms.get_incident(alarm.incident_id)
     assert [e.kind for e in incident.timeline].count("camera_snapshot") == 1
     assert s.counters.vision_ignored == 1 and s.counters.vision_events == 3
+
+
+async def test_discovery_configs_of_the_simulated_bridge(harness: Harness) -> None:
+    """The simulator publishes discovery as Zigbee2MQTT does; every kind is recognised while pending."""
+    from simulator.sensors import SensorKind, SensorSpec, discovery_configs
+
+    kinds: tuple[SensorKind, ...] = ("door", "pir", "fence", "smoke", "water", "tamper")
+    for kind in kinds:
+        for topic, config in discovery_configs(SensorSpec(name=f"new_{kind}", kind=kind, x=0.0, y=0.0)):
+            await harness.sensors.handle_message(topic, orjson.dumps(config))
+    pending = {p.id: p.kind for p in await harness.sensors.sensors("pending")}
+    assert pending == {f"new_{kind}": kind for kind in kinds}
