@@ -109,7 +109,7 @@ async def test_every_route_by_every_role(tmp_path: Path, broker: BrokerEndpoint,
                 continue
             url = concrete(ep.path, ep.route)
             for who, h in headers.items():
-                body = {} if ep.method in ("POST", "PUT", "PATCH") else None
+                body: dict[str, Any] | None = {} if ep.method in ("POST", "PUT", "PATCH") else None
                 r = await svc.client.request(ep.method, url, headers=h, json=body)
                 if r.status_code == 503 and "is not running" in r.text:
                     # the route's subsystem is not in this lineup: it serves nothing to anyone
@@ -162,7 +162,9 @@ def test_live_websocket_needs_a_session(tmp_path: Path, broker: BrokerEndpoint) 
             if isinstance(refused.value, InvalidStatus):  # closed before the handshake: HTTP 403
                 assert refused.value.response.status_code == 403, url
             else:
-                assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401, url
+                closed = refused.value
+                assert isinstance(closed, ConnectionClosed) and closed.rcvd is not None
+                assert closed.rcvd.code == 4401, url
         name, password = srv.add_user(Role.VIEWER)
         token = httpx.post(srv.url + "/api/auth/login", json={"username": name, "password": password}
                            ).json()["access_token"]

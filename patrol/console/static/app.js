@@ -104,6 +104,7 @@ function applyMessage(msg) {
   if (msg.type === "snapshot") {
     setConn(true);
     const seen = new Set();
+    setRobotMode((msg.robots || []).length);
     for (const r of msg.robots || []) { seen.add(r.robot_id); applyRobot(r); }
     for (const id of [...S.robots.keys()]) if (!seen.has(id)) removeRobot(id);
     applyParts(msg, true);
@@ -183,7 +184,7 @@ function upsertRobotRow(r) {
 }
 function selectRobot(id) {
   S.selected = id; switchTab("robots"); renderRobotDetail(true);
-  const m = PP.robotMarkers.get(id); if (m) PP.map.panTo(m.getLatLng());
+  const ll = robotLatLng(id); if (ll) PP.map.panTo(ll);
 }
 window.ppSelectRobot = selectRobot;
 function command(id, cmd, extra) { return post(`/api/robots/${encodeURIComponent(id)}/commands`, Object.assign({ command: cmd }, extra || {})); }
@@ -450,6 +451,7 @@ document.getElementById("pb-time").addEventListener("input", scrub);
 document.getElementById("pb-play").addEventListener("click", playPlayback);
 document.getElementById("pb-exit").addEventListener("click", exitPlayback);
 window.ppApply = applyMessage;
+window.ppRobot = (id) => S.robots.get(id);
 window.ppStats = S.stats;
 applyI18n();
 if (!window.ppBench) start().catch(() => showLogin());

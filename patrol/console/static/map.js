@@ -3,7 +3,7 @@
 // Everything that changes at 2 Hz is updated in place (no re-creation), sensors on one canvas.
 const PP = {
   map: null, canvas: null, frame: null, waypoints: new Map(), features: new Map(), zones: new Map(),
-  sensors: new Map(), robotMarkers: new Map(), routes: new Map(), detections: [], checkpoints: new Map(),
+  sensors: new Map(), robotMarkers: new Map(), robotShapes: new Map(), canvasRobots: false, routes: new Map(), detections: [], checkpoints: new Map(),
   playbackLayer: null, bounds: null,
 };
 const SENSOR_COLOURS = { ok: "#6fcf97", tripped: "#ff4d4f", offline: "#8c8c8c", low: "#f2c94c" };
@@ -38,7 +38,9 @@ function zoneStyle(z) {
 }
 function initMap(gj) {
   PP.map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false, zoomSnap: 0.25 });
-  PP.canvas = L.canvas({ padding: 0.2 });
+  PP.canvas = L.canvas({ padding: 0.2 });  // robots, routes, cones: redrawn at every update
+  PP.sensorCanvas = L.canvas({ padding: 0.2 });  // 10,000 sensors: redrawn only when one changes colour
+  PP.map.on("zoomend", () => { for (const id of PP.robotShapes.keys()) { const r = window.ppRobot && window.ppRobot(id); if (r) upsertRobotMarker(r); } });
   PP.bounds = L.geoJSON(gj).getBounds();  // set the view first: canvas layers need a projected map
   PP.map.fitBounds(PP.bounds);
   const bg = L.layerGroup().addTo(PP.map);
@@ -119,7 +121,7 @@ function upsertSensor(id, v, latlng) {
   if (!s) {
     const ll = latlng || itemLatLng(v);
     if (!ll || !PP.map) return;
-    const m = L.circleMarker(ll, { renderer: PP.canvas, radius: 4, weight: 1, color: "#1b2733", fillColor: SENSOR_COLOURS[cls], fillOpacity: 0.95 });
+    const m = L.circleMarker(ll, { renderer: PP.sensorCanvas, radius: 4, weight: 1, color: "#1b2733", fillColor: SENSOR_COLOURS[cls], fillOpacity: 0.95 });
     m.addTo(PP.map);
     s = { marker: m, cls, value: v };
     m.bindTooltip(() => `${id} · ${s.value.kind || ""} · ${s.cls}`);
@@ -137,8 +139,49 @@ function robotClass(r) {
   else if (r.paused) c += " paused";
   return c;
 }
+// Large fleets (more than CANVAS_ROBOTS_ABOVE) are drawn as arrows on a canvas: 500 DOM markers, each
+// its own compositing layer, cost far more than the script that moves them.
+const CANVAS_ROBOTS_ABOVE = 60;
+const ROBOT_FILL = { "robot-icon": "#2f80ed", guide: "#27ae60", paused: "#f2c94c", offline: "#6b7785", estop: "#ff4d4f" };
+function setRobotMode(count) {
+  const canvas = count > CANVAS_ROBOTS_ABOVE;
+  if (canvas === PP.canvasRobots) return;
+  for (const id of [...PP.robotMarkers.keys(), ...PP.robotShapes.keys()]) removeRobotMarker(id);
+  PP.canvasRobots = canvas;
+}
+function arrowPoints(ll, theta, px) {
+  const lat = ll[0], mPerPx = (40075016.686 * Math.cos(lat * Math.PI / 180)) / Math.pow(2, PP.map.getZoom() + 8);
+  const s = px * mPerPx, mLat = 111320, mLon = 111320 * Math.cos(lat * Math.PI / 180);
+  const th = theta || 0, dx = Math.cos(th), dy = Math.sin(th);
+  const at = (f, p) => [lat + (dy * f + dx * p) * s / mLat, ll[1] + (dx * f - dy * p) * s / mLon];
+  return [at(1.2, 0), at(-0.8, 0.8), at(-0.4, 0), at(-0.8, -0.8)];
+}
+function upsertRobotShape(r, ll) {
+  let shape = PP.robotShapes.get(r.robot_id);
+  const cls = robotClass(r).split(" ").pop();
+  const pts = arrowPoints(ll, r.theta, 9);
+  if (!shape) {
+    shape = L.polygon(pts, { renderer: PP.canvas, color: "#ffffff", weight: 1, fillColor: ROBOT_FILL[cls] || "#2f80ed", fillOpacity: 1 }).addTo(PP.map);
+    shape.ppCls = cls;
+    shape.bindTooltip(() => { const x = window.ppRobot && window.ppRobot(r.robot_id); return x ? `${x.robot_id} ${x.battery == null ? "" : Math.round(x.battery) + "%"}` : r.robot_id; });
+    shape.on("click", () => window.ppSelectRobot && window.ppSelectRobot(r.robot_id));
+    PP.robotShapes.set(r.robot_id, shape);
+  } else {
+    shape.setLatLngs(pts);
+    if (shape.ppCls !== cls) { shape.ppCls = cls; shape.setStyle({ fillColor: ROBOT_FILL[cls] || "#2f80ed" }); }
+  }
+  updateRoute(r, ll);
+}
+function robotLatLng(id) {
+  const m = PP.robotMarkers.get(id); if (m) return m.getLatLng();
+  const s = PP.robotShapes.get(id); return s ? s.getLatLngs()[0][0] : null;
+}
 function upsertRobotMarker(r) {
   const ll = itemLatLng(r);
+  if (PP.canvasRobots) {
+    if (ll) upsertRobotShape(r, ll); else removeRobotMarker(r.robot_id);
+    return;
+  }
   let m = PP.robotMarkers.get(r.robot_id);
   if (!ll) { if (m) { m.remove(); PP.robotMarkers.delete(r.robot_id); } return; }
   const rot = r.theta == null ? 0 : 90 - (r.theta * 180) / Math.PI;
@@ -169,7 +212,7 @@ function updateRoute(r, ll) {
   const pts = [ll];
   for (const n of ahead) { const w = PP.waypoints.get(n); if (w) pts.push(w); }
   if (!line) {
-    line = L.polyline(pts, { renderer: PP.canvas, color: "#2f80ed", weight: 3, opacity: 0.7, dashArray: "6 6", interactive: false }).addTo(PP.map);
+    line = L.polyline(pts, { renderer: PP.canvas, color: "#2f80ed", weight: 2, opacity: 0.55, interactive: false }).addTo(PP.map);
     line.ppKey = key; PP.routes.set(r.robot_id, line); return;
   }
   if (line.ppKey !== key) { line.ppKey = key; line.setLatLngs(pts); }
@@ -177,6 +220,7 @@ function updateRoute(r, ll) {
 }
 function removeRobotMarker(id) {
   const m = PP.robotMarkers.get(id); if (m) { m.remove(); PP.robotMarkers.delete(id); }
+  const s = PP.robotShapes.get(id); if (s) { s.remove(); PP.robotShapes.delete(id); }
   const l = PP.routes.get(id); if (l) { l.remove(); PP.routes.delete(id); }
 }
 function showDetection(ev) {
