@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from patrol.alarms.arming import UnknownZoneError
-from patrol.alarms.model import Actor, AlarmType, ArmingMode, IncidentStatus, Severity
+from patrol.alarms.model import Actor, AlarmStatus, AlarmType, ArmingMode, IncidentStatus, Severity
 from patrol.alarms.schemas import AlarmDetailPublic, AlarmPublic, IncidentDetailPublic, IncidentPublic, ZoneArmingPublic
 from patrol.alarms.service import AlarmFilter, AlarmNotFoundError, AlarmService, AlarmStateError, IncidentNotFoundError
 from patrol.api.deps import ClientAddr, OperatorUser, SupervisorUser, ViewerUser, state_item
@@ -101,7 +101,15 @@ def make_router() -> APIRouter:
         zone: Annotated[str | None, Query(max_length=64)] = None,
         source: Annotated[str | None, Query(max_length=128)] = None, incident_id: int | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+        status_: Annotated[AlarmStatus | None, Query(alias="status")] = None,
     ) -> list[AlarmPublic]:
+        if status_ is not None:
+            wanted_active = status_ in (AlarmStatus.ACTIVE_ACK, AlarmStatus.ACTIVE_UNACK)
+            wanted_acked = status_ in (AlarmStatus.ACTIVE_ACK, AlarmStatus.CLEARED_ACK)
+            if (active is not None and active != wanted_active) or (acked is not None and acked != wanted_acked):
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                    f"status: {status_.value} contradicts the active/acked parameters")
+            active, acked = wanted_active, wanted_acked
         return await alarms.list_alarms(AlarmFilter(active, acked, severity, type, zone, source, incident_id,
                                                     limit, offset))
 

@@ -89,6 +89,11 @@ async def test_operator_acks_assigns_comments_clears(api: Api, harness: Harness)
     await api.client.post(f"/api/alarms/{alarm_id}/comment", json={"text": "on my way"}, headers=op)
     cleared = await api.client.post(f"/api/alarms/{alarm_id}/clear", json={"note": "checked"}, headers=op)
     assert cleared.json()["status"] == "CLEARED_ACK"
+    by_status = await api.client.get("/api/alarms", params={"status": "CLEARED_ACK"}, headers=op)
+    assert [a["id"] for a in by_status.json()] == [alarm_id]
+    contradiction = await api.client.get("/api/alarms", params={"status": "CLEARED_ACK", "active": "true"},
+                                         headers=op)
+    assert contradiction.status_code == 422 and "status" in contradiction.json()["detail"]
     missing = await api.client.post("/api/alarms/999/ack", headers=op)
     assert missing.status_code == 404 and "999" in missing.json()["detail"]
     incidents = (await api.client.get("/api/incidents", headers=op)).json()
