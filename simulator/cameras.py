@@ -61,6 +61,7 @@ class CameraServer:
         self._sources: dict[str, _Source] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
 
     # ------------------------------------------------------------------ registry
     def add_camera(self, camera_id: str, view: ViewFn, people: PeopleFn) -> str:
@@ -104,13 +105,16 @@ class CameraServer:
                         tb: TracebackType | None) -> None:
         if self._server is not None:
             self._server.close()
+            self._closing.set()
             for src in self._sources.values():
                 for w in list(src.writers):
                     w.transport.abort()
-            for task in list(self._tasks):
-                task.cancel()
             if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                # let handlers see the closed sockets and return (cancelling a stream handler task makes
+                # asyncio log an error from its connection callback on Python 3.11)
+                _, pending = await asyncio.wait(list(self._tasks), timeout=2.0)
+                for task in pending:
+                    task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
@@ -195,13 +199,14 @@ class CameraServer:
         try:
             loop = asyncio.get_running_loop()
             period = 1.0 / self.fps
-            while not src.dropped and not writer.is_closing():
+            while not src.dropped and not writer.is_closing() and not self._closing.is_set():
                 started = loop.time()
                 jpeg = await self.jpeg(key)
                 writer.write(b"--" + BOUNDARY.encode() + b"\r\nContent-Type: image/jpeg\r\n"
                              + f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
                 await writer.drain()
-                await asyncio.sleep(max(0.0, period - (loop.time() - started)))
+                with contextlib.suppress(TimeoutError):  # paced in real time; wakes early on shutdown
+                    await asyncio.wait_for(self._closing.wait(), max(0.0, period - (loop.time() - started)))
         finally:
             src.writers.discard(writer)
 

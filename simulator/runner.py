@@ -125,6 +125,10 @@ class Simulation:
         self.sensors: SensorNetwork | None = None
         self.bridge: BridgePublisher | None = None
         self.cameras: CameraServer | None = None
+        self._path_between: dict[tuple[str, str], Sequence[tuple[float, float]]] = {}
+        for p in park.paths.values():
+            self._path_between.setdefault((p.a, p.b), p.polyline)
+            self._path_between.setdefault((p.b, p.a), tuple(reversed(p.polyline)))
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._agent_tasks: dict[str, asyncio.Task[None]] = {}
@@ -143,10 +147,14 @@ class Simulation:
     def duration(self) -> float:
         return self.scenario.duration_s if self.scenario is not None else math.inf
 
-    async def run_for(self, seconds: float) -> None:
-        """Let `seconds` of simulation time pass (advancing a SimClock, or waiting on a real one)."""
+    async def run_for(self, seconds: float, step: float = 0.5) -> None:
+        """Let `seconds` of simulation time pass (advancing a SimClock in `step`s, or waiting on a real one)."""
         if isinstance(self.clock, SimClock):
-            await self.clock.advance(seconds)
+            end = self.clock.now() + seconds
+            while self.clock.now() < end:
+                for _ in range(5):  # let tasks and network I/O run before time moves on
+                    await asyncio.sleep(0)
+                await self.clock.advance(min(step, end - self.clock.now()))
         else:
             await self.clock.sleep(seconds)
 
@@ -182,8 +190,14 @@ class Simulation:
                 tick_s=self.robot_tick_s, initial_charge=charge, photo_renderer=self._photo)
 
     def _edge_geometry(self, edge_id: str) -> Sequence[tuple[float, float]] | None:
+        """The path's polyline for an edge id that is a path id or `<from>-><to>[#seq]` (waypoint ids)."""
         path = self.park.paths.get(edge_id)
-        return path.polyline if path is not None else None
+        if path is not None:
+            return path.polyline
+        ends = edge_id.split("#", 1)[0].split("->")
+        if len(ends) == 2:
+            return self._path_between.get((ends[0], ends[1]))
+        return None
 
     def _locate_person(self, person_id: str, near: tuple[float, float]) -> tuple[float, float] | None:
         found = self.crowd.locate(person_id)

@@ -203,7 +203,7 @@ class SensorNetwork:
         """Set fields on demand (smoke, water_leak, tamper, ...) and report at once."""
         s = self._lookup(name)
         s.state.update(values)
-        await self._report(s, reason="set", **{k: v for k, v in values.items() if k != "reason"})
+        await self._report(s, reason="set", **{k: v for k, v in values.items() if k not in ("reason", "s")})
 
     async def set_silent(self, name: str, silent: bool) -> None:
         """A silent sensor stops reporting; after `offline_after_s` the bridge marks it offline."""
@@ -263,7 +263,7 @@ class SensorNetwork:
         s.next_report = now + base * (1.0 + self._rng.uniform(-self.jitter, self.jitter))
         state_field = _STATE_FIELD[s.spec.kind]
         if reason not in ("heartbeat", "startup"):
-            self._record(f"sensor.{reason}", s.spec.name, **{state_field: payload.get(state_field)}, **data)
+            self._record(f"sensor.{reason}", s.spec.name, **{state_field: payload.get(state_field), **data})
 
 
 def _initial_state(kind: str) -> dict[str, Scalar]:
