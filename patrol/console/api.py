@@ -97,10 +97,13 @@ async def robot_camera(robot_id: str, user: ViewerUser, rt: Annotated[Runtime, D
     live = rt.fleet.robots.get(robot_id)
     if live is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"robot_id: no robot {robot_id!r}")
-    url = robot_stream_url(live.factsheet)
+    declared = getattr(live, "camera_url", None)  # from the state's `cameraStream` information, where kept
+    url = declared if isinstance(declared, str) and declared.startswith(("http://", "https://")) \
+        else robot_stream_url(live.factsheet)
     if url is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"robot {robot_id!r} declares no camera stream (factsheet key cameraStreamUrl)")
+                            f"robot {robot_id!r} declares no camera stream (state information 'cameraStream' "
+                            "or factsheet key cameraStreamUrl)")
     return await _proxy_mjpeg(url, f"robot {robot_id}")
 
 

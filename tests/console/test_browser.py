@@ -167,3 +167,62 @@ def test_viewer_cannot_estop(server: LiveServer, browser: Any) -> None:
     assert status == 403
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-viewer.png"))
+
+
+def test_simulated_park_goto_smoke_alarm_and_estop(server: LiveServer, browser: Any, broker: BrokerEndpoint) -> None:
+    """With the simulator: send a robot to a point clicked on the map, ack the simulator's smoke alarm, e-stop it."""
+    from simulator.runner import MANUFACTURER, RobotSpec
+    from simulator.scenario import SensorValues
+    from tests.console.sim_park import simulated_park
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    park = server.runtime.park
+    server.add_robot(MANUFACTURER, "dog-01")
+    with simulated_park(park, broker, [RobotSpec("dog-01")]) as sim:
+        wait_for(lambda: (r := server.runtime.fleet.robots.get("dog-01")) is not None and r.online
+                 and r.x is not None, within=20, what="simulated robot online")
+        page = log_in(browser, server, Role.OPERATOR)
+        page.wait_for_selector(".robot-icon[data-robot='dog-01']", timeout=10_000)
+        start = sim.position("dog-01")
+        # "Go to point": pick a waypoint ~40 m away and click it on the map
+        target = min(park.waypoints.values(), key=lambda w: abs(((w.x - start[0]) ** 2 + (w.y - start[1]) ** 2) ** 0.5
+                                                               - 40))
+        lat, lon = park.to_wgs84(target.x, target.y)
+        page.click(".tabs button[data-tab=robots]")
+        page.click("#robots tbody tr[data-robot='dog-01']")
+        page.click("#robot-detail button:has-text('Go to point')")
+        point = page.evaluate("([lat, lon]) => { const p = PP.map.latLngToContainerPoint([lat, lon]); "
+                              "return [p.x, p.y]; }", [lat, lon])
+        page.locator("#map").click(position={"x": point[0], "y": point[1]})
+        wait_for(lambda: ((sim.position("dog-01")[0] - start[0]) ** 2
+                          + (sim.position("dog-01")[1] - start[1]) ** 2) ** 0.5 > 2.0,
+                 within=20, what="simulated robot driving to the clicked point")
+        wait_for(lambda: server.runtime.fleet.robots["dog-01"].order_id != "", what="order in the robot's state")
+        order_id = server.runtime.fleet.robots["dog-01"].order_id
+        page.wait_for_selector(f"#robot-detail .facts dd:has-text('{order_id}')", timeout=10_000)
+
+        # the simulator's smoke detector goes off: a critical alarm, acknowledged from the panel
+        try:
+            sim.call(sim.sim.apply(SensorValues(at=0, do="sensor", sensor="smoke_computing_1", values={"smoke": True})))
+        except TypeError as e:
+            # simulator/sensors.py `_report` passes the state field twice to its event log; the reading itself
+            # is published before that line, so the park sees the smoke. Remove once the simulator is fixed.
+            assert "multiple values for keyword argument" in str(e)
+        page.click(".tabs button[data-tab=alarms]")
+        item = page.locator("#alarms li.sev-CRITICAL").first
+        item.wait_for(timeout=15_000)
+        item.click()
+        page.click("#alarm-detail button:has-text('Acknowledge')")
+        page.wait_for_selector("#alarms li.sev-CRITICAL.acked", timeout=10_000)
+
+        # e-stop: the simulated robot stops where it is
+        page.click(".tabs button[data-tab=robots]")
+        page.click("#robots tbody tr[data-robot='dog-01']")
+        page.click("#robot-detail button.danger")
+        page.wait_for_selector("#robots tbody tr[data-robot='dog-01'] td:has-text('paused')", timeout=10_000)
+        time.sleep(1.5)  # let it brake
+        halted = sim.position("dog-01")
+        time.sleep(1.5)
+        after = sim.position("dog-01")
+        assert ((after[0] - halted[0]) ** 2 + (after[1] - halted[1]) ** 2) ** 0.5 < 0.05
+        page.screenshot(path=str(ARTIFACTS / "console-sim-estop.png"))

@@ -133,7 +133,7 @@ function applyParts(p, full) {
   }
   for (const [id, s] of asEntries(p.sensors)) if (s) upsertSensor(String(id), s);
   for (const [id, z] of asEntries(p.zones || p.arming)) if (z) applyZone(String(z.zone || id), z);
-  if (p.idleness) { Object.assign(S.heat, p.idleness); applyHeat(S.heat, document.getElementById("heat").checked); }
+  if (p.idleness) { Object.assign(S.heat, p.idleness.all || p.idleness); applyHeat(S.heat, document.getElementById("heat").checked); }
   if (alarmsChanged) scheduleAlarmRender();
 }
 function applyEvent(ev) {
@@ -381,17 +381,21 @@ function snapshotFigure(url, boxes) {
 
 // -- patrol --------------------------------------------------------------------------------------
 async function loadPatrol() {
-  const r = await api("/api/patrol/plans");
+  const [r, ri] = await Promise.all([api("/api/patrol/plans"), api("/api/patrol/idleness")]);
   document.getElementById("patrol-unavailable").hidden = r.ok;
   if (!r.ok) return;
   const plans = await r.json();
-  document.getElementById("plans").replaceChildren(...(plans.items || plans).map((p) => el("li", { dataset: { plan: p.id } },
-    el("b", {}, p.name || p.id), ` ${p.running ? "▶" : "■"} `, el("span", { class: "muted" }, (p.robots || []).join(", ")),
+  const status = ri.ok ? await ri.json() : { robots: {}, checkpoints: {}, running_plan: null };
+  if (ri.ok) { S.heat = status.checkpoints || {}; applyHeat(S.heat, document.getElementById("heat").checked); }
+  const onPlan = Object.entries(status.robots || {}).map(([id, mode]) => `${id} (${mode})`).join(", ");
+  const overdue = Object.values(status.checkpoints || {}).filter((c) => c.overdue).length;
+  document.getElementById("plans").replaceChildren(...(plans.items || plans).map((p) => el("li", { dataset: { plan: p.id }, class: p.running ? "running" : "" },
+    el("b", {}, p.name || String(p.id)), ` ${p.running ? "▶" : "■"} `, el("span", { class: "muted" }, `${p.schedule || ""} · ${p.mode || ""}`),
+    el("div", { class: "muted" }, p.running ? `${t("robots")}: ${onPlan || t("none")} · overdue ${overdue}/${Object.keys(status.checkpoints || {}).length}`
+      : `${t("robots")}: ${(p.robots || []).join(", ") || "*"}`),
     el("span", { class: "buttons" },
       roleButton("start", "supervisor", () => post(`/api/patrol/plans/${encodeURIComponent(p.id)}/start`).then(loadPatrol)),
       roleButton("stopplan", "supervisor", () => post(`/api/patrol/plans/${encodeURIComponent(p.id)}/stop`).then(loadPatrol))))));
-  const ri = await api("/api/patrol/idleness");
-  if (ri.ok) { const j = await ri.json(); S.heat = j.checkpoints || j; applyHeat(S.heat, document.getElementById("heat").checked); }
 }
 
 // -- playback ------------------------------------------------------------------------------------

@@ -243,6 +243,7 @@ function applyHeat(entries, on) {
     const e = entries && entries[id];
     if (!on || !e) { c.circle.setStyle({ fillOpacity: 0, color: "#56ccf2", weight: 1 }); continue; }
     const target = e.target_s || c.props.revisit_s || 600;
-    c.circle.setStyle({ fillColor: heatColour((e.idleness_s || 0) / target), fillOpacity: 0.6, color: heatColour((e.idleness_s || 0) / target), weight: 2 });
+    const ratio = e.idleness_s == null ? 1 : e.idleness_s / target;  // never visited: as overdue
+    c.circle.setStyle({ fillColor: heatColour(ratio), fillOpacity: 0.6, color: heatColour(ratio), weight: e.overdue ? 3 : 2 });
   }
 }
