@@ -78,6 +78,7 @@ class AlarmFilter:
     incident_id: int | None = None
     limit: int = 100
     offset: int = 0
+    source_prefix: str | None = None
 
 
 @dataclass(slots=True)
@@ -408,6 +409,8 @@ class AlarmService:
                               (AlarmRow.incident_id, flt.incident_id)):
             if value is not None:
                 query = query.where(column == value)
+        if flt.source_prefix is not None:
+            query = query.where(AlarmRow.source.startswith(flt.source_prefix, autoescape=True))
         if flt.severity is not None:
             query = query.where(AlarmRow.severity == flt.severity.value)
         if flt.type is not None:

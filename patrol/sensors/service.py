@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from patrol import topics
 from patrol.alarms.coltypes import utc_from_clock
 from patrol.alarms.model import Actor, AlarmSignal, AlarmType, Severity, camera_source, sensor_source
-from patrol.alarms.service import AlarmService
+from patrol.alarms.service import AlarmFilter, AlarmService
 from patrol.alarms.site import zone_at
 from patrol.audit import AuditLog
 from patrol.sensors import wire
@@ -139,6 +139,14 @@ class SensorService:
                                                                         sensor.zone, "placed")
                 for row in rows.values():
                     self._devices[row.id] = self._device_of(row)
+            # conditions raised before a restart must still clear when the device recovers
+            for alarm in await self._alarms.list_alarms(AlarmFilter(active=True, source_prefix="sensor:",
+                                                                    limit=10_000)):
+                device = self._devices.get(alarm.source.removeprefix("sensor:"))
+                if device is not None and alarm.type == AlarmType.SENSOR_OFFLINE:
+                    device.offline = True
+                elif device is not None and alarm.type == AlarmType.SENSOR_LOW_BATTERY:
+                    device.low_battery = True
             self._loaded = True
 
     def _device_of(self, row: SensorRow) -> _Device:

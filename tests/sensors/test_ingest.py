@@ -211,3 +211,18 @@ async def test_discovery_configs_of_the_simulated_bridge(harness: Harness) -> No
             await harness.sensors.handle_message(topic, orjson.dumps(config))
     pending = {p.id: p.kind for p in await harness.sensors.sensors("pending")}
     assert pending == {f"new_{kind}": kind for kind in kinds}
+
+
+async def test_conditions_raised_before_a_restart_clear_after_it(harness: Harness) -> None:
+    from tests.alarms.harness import make_harness
+
+    await harness.sensors.handle_message("zigbee2mqtt/door_tp_lab/availability", b"offline")
+    await harness.sensors.handle_message("zigbee2mqtt/pir_tp_lawn", js(battery=5))
+    restarted = await make_harness(harness.store.url, harness.clock)
+    try:
+        await restarted.sensors.handle_message("zigbee2mqtt/door_tp_lab/availability", b"online")
+        await restarted.sensors.handle_message("zigbee2mqtt/pir_tp_lawn", js(battery=100))
+        assert await restarted.alarms.count_active() == 0
+        assert await restarted.sensors.expire() == 0  # offline alarms are not raised twice either
+    finally:
+        await restarted.close()
