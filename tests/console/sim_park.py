@@ -37,17 +37,19 @@ class SimulatedPark:
 def simulated_park(park: Park, broker: BrokerEndpoint, robots: Sequence[RobotSpec]) -> Iterator[SimulatedPark]:
     ready: list[SimulatedPark] = []
     failed: list[BaseException] = []
-    started, stop = threading.Event(), threading.Event()
+    started = threading.Event()
+    stopping: list[asyncio.Event] = []
 
     async def main() -> None:
         try:
             sim = Simulation(park, BrokerSpec(broker.host, broker.port), clock=WallClock(), robots=list(robots),
                              camera_port=0, state_interval=1.0, sensor_heartbeat_s=600.0)
             async with sim:
+                stop = asyncio.Event()
+                stopping.append(stop)
                 ready.append(SimulatedPark(sim, asyncio.get_running_loop()))
                 started.set()
-                while not stop.is_set():
-                    await asyncio.sleep(0.05)
+                await stop.wait()
         except BaseException as e:  # reported to the test thread
             failed.append(e)
             started.set()
@@ -59,5 +61,6 @@ def simulated_park(park: Park, broker: BrokerEndpoint, robots: Sequence[RobotSpe
             raise RuntimeError(f"the simulation did not start: {failed}")
         yield ready[0]
     finally:
-        stop.set()
+        if ready and stopping:
+            ready[0].loop.call_soon_threadsafe(stopping[0].set)
         thread.join(15)
