@@ -245,9 +245,9 @@ def run_bench(args: argparse.Namespace) -> int:
     fast = Detector.open(data_dir, args.model, args.backend)
     torch_det = Detector.open(data_dir, args.model, "pytorch")
     fps_cap = 3.0
-    runs = [
-        run_baseline(sample, spec.path, fast.conf),
-        run_backend(sample, fast),
+    runs = [run_baseline(sample, spec.path, fast.conf), run_backend(sample, fast)]
+    fast.calibrate_batching()  # as VisionRuntime does for several cameras
+    runs += [
         run_pipeline(f"motion gating only (pytorch, detect cap {fps_cap:g}/s)", scenes, torch_det,
                      data_dir / "bench-gating", sample_keys, fps_cap),
         run_pipeline(f"gating + {fast.backend} (full pipeline)", scenes, fast, data_dir / "bench-full",
@@ -260,7 +260,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "cameras": args.cameras, "fps": args.fps, "stream_seconds": args.seconds,
         "frames_total": len(all_frames), "frames_with_people": sum(1 for f in all_frames if f.truth),
         "render_seconds": round(render_s, 1), "backend": fast.backend, "backend_detail": fast.info.detail,
-        "backend_fallbacks": fast.info.fallbacks,
+        "backend_fallbacks": fast.info.fallbacks, "batching": fast.batching,
         "cpu_count": os.cpu_count(),
         "runs": [{
             "name": r.name, "frames": r.frames, "wall_s": round(r.wall_s, 2), "cpu_s": round(r.cpu_s, 2),
