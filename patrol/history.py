@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -74,6 +74,7 @@ def sensor_tripped(value: dict[str, Any]) -> bool:
 class HistoryRecorder:
     """Turns live messages into history rows; `take()` hands the pending batch to the writer."""
 
+    to_wgs84: Callable[[float, float], tuple[float, float]] | None = None  # places items given in metres
     robot_every_s: float = 1.0
     robot_min_move_deg: float = 2e-6  # about 0.2 m
     max_pending: int = 50_000
@@ -85,6 +86,10 @@ class HistoryRecorder:
         if len(self._pending) >= self.max_pending:
             self.dropped += 1
             return
+        if (lat is None or lon is None) and self.to_wgs84 is not None:
+            x, y = _num(data.get("x")), _num(data.get("y"))
+            if x is not None and y is not None:
+                lat, lon = self.to_wgs84(x, y)
         self._pending.append({"at": at, "kind": kind, "key": str(key)[:128], "lat": _num(lat), "lon": _num(lon),
                               "data": data})
 
@@ -224,7 +229,7 @@ def history_subsystem(retention_s: float = 6 * 3600.0) -> Subsystem:
     from patrol.app import Subsystem
 
     async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
-        svc = HistoryService(rt, retention_s=retention_s)
+        svc = HistoryService(rt, HistoryRecorder(to_wgs84=rt.park.to_wgs84), retention_s=retention_s)
         await svc.create_table()
         rt.extras["history"] = svc
         return [svc.run]

@@ -49,6 +49,13 @@ def test_deltas_record_alarms_sensor_trips_and_events_and_survive_junk() -> None
     assert rec.take() == []
 
 
+def test_items_given_in_metres_are_placed_on_the_map() -> None:
+    rec = HistoryRecorder(to_wgs84=lambda x, y: (29.0 + y / 1e5, 105.0 + x / 1e5))
+    rec.message({"type": "delta", "t": 1.0, "changes": {"alarms": {"1": {"id": 1, "x": 100.0, "y": 200.0}}}})
+    (row,) = rec.take()
+    assert (row["lat"], row["lon"]) == (29.002, 105.001)
+
+
 def test_sensor_trip_rules() -> None:
     assert sensor_tripped({"state": "TRIPPED"})
     assert sensor_tripped({"water_leak": True})

@@ -360,20 +360,20 @@ function timeline(entries) {
   return el("ol", { class: "timeline" }, el("lh", {}, t("timeline")), ...entries.map((e) => {
     const d = e.detail || {};
     const li = el("li", {}, el("span", { class: "muted" }, shortTime(e.at)), ` ${e.kind} · ${e.actor || ""} `, d.text || d.comment || "");
-    const snap = d.snapshot_url || d.snapshot;
-    if (snap && typeof snap === "string") li.append(snapshotFigure(snap, d.boxes || d.box ? [].concat(d.boxes || [d.box]) : []));
+    const snap = d.snapshot_url || d.snapshot || d.photo;
+    if (snap && typeof snap === "string") li.append(snapshotFigure(snap, d.boxes || (d.box ? [d.box] : []), d.label));
     return li;
   }));
 }
 // the snapshot with detection boxes drawn over it (boxes in pixels [x1,y1,x2,y2] or {x1..})
-function snapshotFigure(url, boxes) {
+function snapshotFigure(url, boxes, label) {
   const img = el("img", { src: url, alt: "snapshot" });
   const fig = el("figure", { class: "snapshot" }, img);
   img.addEventListener("load", () => {
     for (const b of boxes) {
       const [x1, y1, x2, y2] = Array.isArray(b) ? b : [b.x1, b.y1, b.x2, b.y2];
       const sx = img.clientWidth / img.naturalWidth, sy = img.clientHeight / img.naturalHeight;
-      fig.append(el("div", { class: "box", style: `left:${x1 * sx}px;top:${y1 * sy}px;width:${(x2 - x1) * sx}px;height:${(y2 - y1) * sy}px` }, b.label || ""));
+      fig.append(el("div", { class: "box", style: `left:${x1 * sx}px;top:${y1 * sy}px;width:${(x2 - x1) * sx}px;height:${(y2 - y1) * sy}px` }, b.label || label || ""));
     }
   });
   return fig;
