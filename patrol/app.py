@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -189,7 +189,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
                   description="Control service for a business park's robot dogs, guide robot, sensors and cameras.")
     app.add_middleware(SecurityHeaders)
     app.include_router(core.router)
-    for sub_router in _optional_routers():
+    for sub_router in _routers():
         app.include_router(sub_router)
 
     @app.get("/", include_in_schema=False)
@@ -200,20 +200,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
     return app
 
 
-def _optional_routers() -> list[Any]:
-    """Routers of subsystems that are installed (their modules import without side effects)."""
-    found = []
-    for module, attr in (("patrol.alarms.api", "router"), ("patrol.guide.api", "router"),
-                         ("patrol.console.api", "router"), ("patrol.vision_service", "router"),
-                         ("patrol.dispatch.api", "router")):
-        try:
-            mod = __import__(module, fromlist=[attr])
-        except ModuleNotFoundError as e:
-            if e.name and module.startswith(e.name):
-                continue
-            raise
-        found.append(getattr(mod, attr))
-    return found
+def _routers() -> list[APIRouter]:
+    from patrol import history, patrolling
+    from patrol.alarms import api as alarms_api
+    from patrol.console import api as console_api
+    from patrol.guide import api as guide_api
+
+    return [alarms_api.router, guide_api.router, console_api.router, patrolling.router, history.router]
 
 
 def _mount_static(app: FastAPI) -> None:

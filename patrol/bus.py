@@ -255,6 +255,10 @@ class MqttBus:
     # -- publishing --------------------------------------------------------------------------
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Queue a message; paho delivers it (QoS 1 messages are retried after reconnects)."""
+        self.publish_nowait(topic, payload, qos=qos, retain=retain)
+
+    def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """`publish` for synchronous callers: paho's publish only queues, it never blocks."""
         c = self._client
         if c is None:
             self.stats.publish_failures += 1

@@ -35,13 +35,13 @@ class WithLifespanState:
         await self.app(scope, receive, send)
 
 
-def service_settings(data_dir: Path, broker: BrokerEndpoint, database_url: str | None = None,
+def service_settings(data_dir: Path, endpoint: BrokerEndpoint, database_url: str | None = None,
                      **overrides: Any) -> Settings:
     """Settings for a service under test: the given broker, a fresh database, a random secret."""
     base: dict[str, Any] = {
         "data_dir": str(data_dir),
         "database": {"url": database_url},
-        "broker": {"url": f"mqtt://{broker.host}:{broker.port}", "client_id": f"svc-{secrets.token_hex(4)}"},
+        "broker": {"url": f"mqtt://{endpoint.host}:{endpoint.port}", "client_id": f"svc-{secrets.token_hex(4)}"},
         "auth": {"secret_key": TEST_SECRET},
         "park": {},
     }

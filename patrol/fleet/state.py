@@ -51,6 +51,7 @@ class RobotLive:
     order_id: str = ""
     order_update_id: int = 0
     last_node_id: str = ""
+    last_node_sequence_id: int = 0
     node_ids_ahead: tuple[str, ...] = ()
     action_states: tuple[tuple[str, str, str], ...] = ()  # (action id, type, status)
     errors: tuple[tuple[str, str, str], ...] = ()  # (type, level, description)
@@ -218,6 +219,7 @@ class FleetState:
             battery=st.battery_state.battery_charge, charging=st.battery_state.charging, driving=st.driving,
             paused=bool(st.paused), e_stop=st.safety_state.e_stop.value, operating_mode=st.operating_mode.value,
             order_id=st.order_id, order_update_id=st.order_update_id, last_node_id=st.last_node_id,
+            last_node_sequence_id=st.last_node_sequence_id,
             node_ids_ahead=tuple(n.node_id for n in sorted(st.node_states, key=lambda n: n.sequence_id)),
             action_states=tuple((a.action_id, a.action_type or "", a.action_status.value) for a in st.action_states),
             errors=tuple((e.error_type, e.error_level.value, e.error_description or "") for e in st.errors),

@@ -7,4 +7,5 @@ import patrol.audit
 import patrol.auth
 import patrol.fleet.registry
 import patrol.history
+import patrol.patrolling
 import patrol.sensors.tables  # noqa: F401

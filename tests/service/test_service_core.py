@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 
 import orjson
@@ -46,7 +47,9 @@ async def _eventually(pred: object, within: float = 5.0) -> None:
 
 async def test_robot_state_becomes_visible_and_bad_input_is_counted(tmp_path: Path, broker: BrokerEndpoint,
                                                                     database_url: str) -> None:
-    settings = service_settings(tmp_path, broker, database_url)
+    # an interface of its own: retained messages other tests left on the shared broker stay out
+    iface = f"t{secrets.token_hex(3)}"
+    settings = service_settings(tmp_path, broker, database_url, broker={"vda_interface": iface})
     async with running_service(settings) as svc:
         rt = svc.runtime
         await rt.registry.add("acme", "dog-1", RobotKind.PATROL_DOG)
@@ -55,11 +58,11 @@ async def test_robot_state_becomes_visible_and_bad_input_is_counted(tmp_path: Pa
         wp = next(iter(rt.park.waypoints.values()))
         pub = _publisher(broker)
         try:
-            pub.publish("uagv/v2/acme/dog-1/state", _state("dog-1", wp.x, wp.y), qos=1).wait_for_publish(5)
-            pub.publish("uagv/v2/acme/dog-1/state", b"{not json", qos=1)
-            pub.publish("uagv/v2/acme/dog-1/state", _state("dog-2", wp.x, wp.y), qos=1)  # spoofed identity
-            pub.publish("uagv/v2/acme/dog-1/state", _state("dog-1", 1e7, 1e7), qos=1)  # outside the map
-            pub.publish("uagv/v2/acme/ghost/state", _state("ghost", wp.x, wp.y), qos=1)  # unknown robot
+            pub.publish(f"{iface}/v2/acme/dog-1/state", _state("dog-1", wp.x, wp.y), qos=1).wait_for_publish(5)
+            pub.publish(f"{iface}/v2/acme/dog-1/state", b"{not json", qos=1)
+            pub.publish(f"{iface}/v2/acme/dog-1/state", _state("dog-2", wp.x, wp.y), qos=1)  # spoofed identity
+            pub.publish(f"{iface}/v2/acme/dog-1/state", _state("dog-1", 1e7, 1e7), qos=1)  # outside the map
+            pub.publish(f"{iface}/v2/acme/ghost/state", _state("ghost", wp.x, wp.y), qos=1)  # unknown robot
             await _eventually(lambda: sum(rt.fleet.rejected.values()) >= 4)
         finally:
             pub.loop_stop()

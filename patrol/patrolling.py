@@ -1,0 +1,389 @@
+"""Patrol plans in the store, the scheduler that runs them, and the bridge from the live fleet to the
+planner's dispatcher (VDA 5050 states in, orders out over MQTT).
+
+One plan patrols at a time: the first enabled plan (lowest `rank`) that is switched `on`, or
+`auto` with its weekly schedule active now. Robots: the plan's list, or every available patrol
+dog. A fresh store gets one plan, "all checkpoints, around the clock, any patrol dog".
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from maps import Park, WeeklySchedule
+from patrol.api.deps import ClientAddr, SupervisorUser, ViewerUser, state_item
+from patrol.dispatch.dispatcher import PatrolDispatcher
+from patrol.dispatch.model import Incident, IncidentReport, RobotInfo, RobotStatus
+from patrol.dispatch.orders import NodeGeometry
+from patrol.fleet.registry import RobotKind
+from patrol.fleet.state import RobotChange, RobotLive
+from patrol.planner.idleness import Visit
+from patrol.planner.model import Checkpoint
+from patrol.planner.park import park_patrol, visits_per_cycle
+from patrol.planner.planner import Planner
+from patrol.store.base import Base
+from robots.vda5050.factsheet import Factsheet
+from robots.vda5050.order import InstantActions, Order
+from robots.vda5050.topics import RobotId, RobotTopic, VdaTopic
+
+if TYPE_CHECKING:
+    from patrol.app import Loop, Subsystem
+    from patrol.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SNAP_TO_NODE_M = 3.0
+
+
+class PlanMode(enum.StrEnum):
+    AUTO = "auto"  # runs while its schedule is active
+    ON = "on"
+    OFF = "off"
+
+
+class PatrolPlanRow(Base):
+    __tablename__ = "patrol_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    checkpoints: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    schedule: Mapped[str] = mapped_column(String(256), nullable=False, default="24/7")
+    robots: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    mode: Mapped[str] = mapped_column(String(8), nullable=False, default=PlanMode.AUTO.value)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    checkpoints: list[str] = Field(default_factory=list, max_length=500,
+                                   description="checkpoint ids of the map; empty: all of them")
+    schedule: str = Field("24/7", max_length=256, description='weekly hours, e.g. "Mo-Su 22:00-06:00"')
+    robots: list[str] = Field(default_factory=list, max_length=200, description="robot ids; empty: any patrol dog")
+    mode: PlanMode = PlanMode.AUTO
+    rank: int = Field(100, ge=0, le=10_000)
+
+
+class PlanPublic(PlanIn):
+    id: int
+    running: bool
+    updated_by: str
+
+
+@dataclass
+class _Sink:
+    """The dispatcher's CommandSink: orders and instant actions onto the bus (non-blocking)."""
+
+    rt: Runtime
+
+    def _send(self, robot_id: str, kind: VdaTopic, payload: bytes) -> None:
+        live = self.rt.fleet.robots.get(robot_id)
+        if live is None:
+            return
+        topic = RobotTopic(RobotId(live.manufacturer, live.serial_number), kind,
+                           interface=self.rt.settings.broker.vda_interface)
+        self.rt.bus.publish_nowait(str(topic), payload, qos=topic.qos, retain=topic.retain)
+
+    def send_order(self, robot_id: str, order: Order) -> None:
+        self._send(robot_id, VdaTopic.ORDER, order.to_json())
+
+    def send_instant_actions(self, robot_id: str, actions: InstantActions) -> None:
+        self._send(robot_id, VdaTopic.INSTANT_ACTIONS, actions.to_json())
+
+
+class PatrolService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.park: Park = rt.park
+        self.base = park_patrol(rt.park)
+        self.geometry = NodeGeometry.from_graph(self.base.graph, rt.park.id)
+        self.dispatcher: PatrolDispatcher | None = None
+        self.running_plan: int | None = None
+        self.allowed: set[str] | None = None  # the running plan's robots; None: any patrol dog
+        self.visits = 0
+        self.reports: list[IncidentReport] = []
+        self._by_waypoint = {c.waypoint: cid for cid, c in rt.park.checkpoints.items()}
+
+    # -- plans -----------------------------------------------------------------------------------
+    async def ensure_default_plan(self) -> None:
+        async with self.rt.store.sessions.begin() as s:
+            if await s.scalar(select(PatrolPlanRow.id).limit(1)) is None:
+                s.add(PatrolPlanRow(name="All checkpoints, around the clock", checkpoints=[], schedule="24/7",
+                                    robots=[], mode=PlanMode.AUTO.value, rank=100,
+                                    updated_at=datetime.now(UTC), updated_by="system"))
+
+    async def plans(self) -> list[PatrolPlanRow]:
+        async with self.rt.store.sessions() as s:
+            return list((await s.scalars(select(PatrolPlanRow).order_by(PatrolPlanRow.rank, PatrolPlanRow.id))).all())
+
+    def validate(self, body: PlanIn) -> None:
+        unknown = [c for c in body.checkpoints if c not in self.park.checkpoints]
+        if unknown:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"checkpoints: not on the map: {unknown[:5]}")
+        try:
+            WeeklySchedule.parse(body.schedule, self.park.timezone)
+        except ValueError as e:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"schedule: {e}") from e
+
+    def _active(self, row: PatrolPlanRow, now: float) -> bool:
+        if row.mode == PlanMode.ON.value:
+            return True
+        if row.mode == PlanMode.OFF.value:
+            return False
+        try:
+            return WeeklySchedule.parse(row.schedule, self.park.timezone).active_at(
+                datetime.fromtimestamp(now, tz=UTC))
+        except ValueError:
+            return False
+
+    async def reconcile(self) -> None:
+        """Run the plan that should run now (or none)."""
+        now = self.rt.clock.now()
+        wanted = next((p for p in await self.plans() if self._active(p, now)), None)
+        wanted_id = wanted.id if wanted is not None else None
+        if wanted_id == self.running_plan and (wanted is None or self.dispatcher is not None):
+            return
+        if self.dispatcher is not None:
+            self.dispatcher.cancel(now)
+            self.dispatcher = None
+        self.running_plan = wanted_id
+        if wanted is None:
+            log.info("no patrol plan is active now")
+            return
+        self.dispatcher = self._build(wanted)
+        self.allowed = set(wanted.robots) or None
+        for live in self.rt.fleet.robots.values():
+            self._feed(live, now)
+        self.dispatcher.start_patrol(now, list(wanted.robots) or None)
+        log.info("patrol plan %d (%s) running", wanted.id, wanted.name)
+        self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
+
+    def _build(self, plan: PatrolPlanRow) -> PatrolDispatcher:
+        cps = self.park.checkpoints
+        chosen = [cps[c] for c in plan.checkpoints if c in cps] or list(cps.values())
+        graph = self.base.graph
+        checkpoints = [Checkpoint(c.waypoint, priority=visits_per_cycle(c.priority),
+                                  target_interval_s=c.revisit_s or None) for c in chosen if c.waypoint in graph]
+        planner = Planner(graph, checkpoints or None, speed=1.0) if plan.checkpoints else self.base.planner
+        return PatrolDispatcher(planner, self.geometry, _Sink(self.rt), chargers=self.base.chargers,
+                                on_visit=self._on_visit, on_incident_report=self._on_report)
+
+    # -- fleet -> dispatcher ---------------------------------------------------------------------
+    def _eligible(self, live: RobotLive) -> bool:
+        if live.kind is not RobotKind.PATROL_DOG or live.factsheet is None:
+            return False
+        return self.allowed is None or live.robot_id in self.allowed
+
+    def _node_of(self, live: RobotLive) -> str | None:
+        if live.last_node_id in self.base.graph:
+            return live.last_node_id
+        if live.x is None or live.y is None:
+            return None
+        wp = self.park.nearest_waypoint(live.x, live.y)
+        if wp.id in self.base.graph and math.hypot(wp.x - live.x, wp.y - live.y) <= SNAP_TO_NODE_M:
+            return wp.id
+        return None
+
+    def _feed(self, live: RobotLive, now: float) -> None:
+        d = self.dispatcher
+        if d is None or not self._eligible(live):
+            return
+        if not live.online or live.e_stop != "NONE":
+            d.offline(live.robot_id, now)
+            return
+        try:
+            fs = Factsheet.model_validate(live.factsheet)
+        except ValueError:
+            return
+        d.register(RobotInfo.from_factsheet(live.robot_id, RobotId(live.manufacturer, live.serial_number), fs,
+                                            version=live.version or "2.1.0"))
+        d.update(RobotStatus(live.robot_id, live.order_id, self._node_of(live), live.last_node_sequence_id,
+                             live.battery if live.battery is not None else 0.0, live.charging, live.driving,
+                             {aid: st for aid, _, st in live.action_states}), now)
+
+    def on_robot(self, change: RobotChange) -> None:
+        try:
+            self._feed(change.after, self.rt.clock.now())
+        except Exception:
+            log.exception("patrol dispatcher failed on a state of %s", change.after.robot_id)
+
+    def _on_visit(self, visit: Visit) -> None:
+        self.visits += 1
+
+    def _on_report(self, report: IncidentReport) -> None:
+        self.reports.append(report)
+        del self.reports[:-100]
+
+    async def request_dispatch(self, incident_id: int, x: float, y: float, zone: str | None,
+                               severity: str) -> str | None:
+        """The alarms' dispatch hook: the capable robot with the lowest route time goes to look."""
+        if self.dispatcher is None:
+            return None
+        wp = self.park.nearest_waypoint(x, y)
+        node = wp.id if wp.id in self.base.graph else None
+        if node is None:
+            return None
+        a = self.dispatcher.dispatch_incident(Incident(str(incident_id), node, f"{severity} in {zone or '-'}"),
+                                              self.rt.clock.now())
+        return a.robot_id if a is not None else None
+
+    def idleness(self) -> dict[str, dict[str, Any]]:
+        if self.dispatcher is None:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for c in self.dispatcher.idleness(self.rt.clock.now()):
+            cid = self._by_waypoint.get(str(c.node))
+            if cid is not None:
+                out[cid] = {"waypoint": c.node, "idleness_s": c.idle_s, "target_s": c.target_s,
+                            "last_robot": c.last_robot, "overdue": c.overdue}
+        return out
+
+    async def run(self) -> None:
+        last_reconcile = -1e9
+        while True:
+            now = self.rt.clock.now()
+            if now - last_reconcile >= 30.0:
+                last_reconcile = now
+                try:
+                    await self.reconcile()
+                except Exception:
+                    log.exception("patrol plan reconcile failed")
+            if self.dispatcher is not None:
+                try:
+                    self.dispatcher.tick(now)
+                except Exception:
+                    log.exception("patrol dispatcher tick failed")
+                self.rt.live.mark("idleness", "all", self.idleness())
+            await self.rt.clock.sleep(1.0)
+
+
+def patrol_subsystem() -> Subsystem:
+    from patrol.app import Subsystem
+
+    async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
+        svc = PatrolService(rt)
+        await svc.ensure_default_plan()
+        rt.fleet.listen(svc.on_robot)
+        bridge = rt.extras.get("dispatch_bridge")
+        if bridge is not None:
+            bridge.target = svc
+        rt.extras["patrol"] = svc
+        return [svc.run]
+
+    return Subsystem("patrol", setup)
+
+
+# -- API ---------------------------------------------------------------------------------------------
+router = APIRouter(prefix="/api/patrol", tags=["patrol"])
+
+
+def get_patrol(request: Request) -> PatrolService:
+    svc: PatrolService = state_item(request, "patrol", PatrolService)
+    return svc
+
+
+PatrolDep = Annotated[PatrolService, Depends(get_patrol)]
+
+
+def _public(row: PatrolPlanRow, svc: PatrolService) -> PlanPublic:
+    return PlanPublic(id=row.id, name=row.name, checkpoints=list(row.checkpoints), schedule=row.schedule,
+                      robots=list(row.robots), mode=PlanMode(row.mode), rank=row.rank,
+                      running=row.id == svc.running_plan, updated_by=row.updated_by)
+
+
+@router.get("/plans", response_model=list[PlanPublic])
+async def list_plans(svc: PatrolDep, user: ViewerUser) -> list[PlanPublic]:
+    return [_public(p, svc) for p in await svc.plans()]
+
+
+@router.post("/plans", response_model=PlanPublic, status_code=201)
+async def create_plan(body: PlanIn, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
+    svc.validate(body)
+    async with svc.rt.store.sessions.begin() as s:
+        row = PatrolPlanRow(**body.model_dump(), updated_at=datetime.now(UTC), updated_by=user.username)
+        row.mode = body.mode.value
+        s.add(row)
+    await _audit(svc, user.username, user.role.value, "patrol.plan.create", f"plan:{row.id}", body.model_dump(),
+                 client)
+    await svc.reconcile()
+    return _public(row, svc)
+
+
+async def _set(svc: PatrolService, plan_id: int, changes: dict[str, Any], actor: str) -> PatrolPlanRow:
+    async with svc.rt.store.sessions.begin() as s:
+        row = await s.get(PatrolPlanRow, plan_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"plan_id: no plan {plan_id}")
+        for k, v in changes.items():
+            setattr(row, k, v)
+        row.updated_at = datetime.now(UTC)
+        row.updated_by = actor
+    await svc.reconcile()
+    return row
+
+
+@router.put("/plans/{plan_id}", response_model=PlanPublic, responses={404: {}})
+async def update_plan(plan_id: int, body: PlanIn, svc: PatrolDep, user: SupervisorUser, client: ClientAddr
+                      ) -> PlanPublic:
+    svc.validate(body)
+    changes = body.model_dump()
+    changes["mode"] = body.mode.value
+    if svc.running_plan == plan_id:  # re-plan with the new checkpoints
+        svc.running_plan = -1
+    row = await _set(svc, plan_id, changes, user.username)
+    await _audit(svc, user.username, user.role.value, "patrol.plan.update", f"plan:{plan_id}", body.model_dump(),
+                 client)
+    return _public(row, svc)
+
+
+@router.post("/plans/{plan_id}/start", response_model=PlanPublic, responses={404: {}})
+async def start_plan(plan_id: int, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
+    row = await _set(svc, plan_id, {"mode": PlanMode.ON.value, "rank": 0}, user.username)
+    await _audit(svc, user.username, user.role.value, "patrol.plan.start", f"plan:{plan_id}", {}, client)
+    return _public(row, svc)
+
+
+@router.post("/plans/{plan_id}/stop", response_model=PlanPublic, responses={404: {}})
+async def stop_plan(plan_id: int, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
+    row = await _set(svc, plan_id, {"mode": PlanMode.OFF.value}, user.username)
+    await _audit(svc, user.username, user.role.value, "patrol.plan.stop", f"plan:{plan_id}", {}, client)
+    return _public(row, svc)
+
+
+class PatrolStatus(BaseModel):
+    running_plan: int | None
+    robots: dict[str, str]
+    visits: int
+    checkpoints: dict[str, dict[str, Any]]
+
+
+@router.get("/idleness", response_model=PatrolStatus, summary="Live idleness per checkpoint against its target")
+async def idleness(svc: PatrolDep, user: ViewerUser) -> PatrolStatus:
+    modes: dict[str, str] = {}
+    if svc.dispatcher is not None:
+        for rid in svc.rt.fleet.robots:
+            try:
+                modes[rid] = svc.dispatcher.mode(rid).value
+            except KeyError:
+                continue
+    return PatrolStatus(running_plan=svc.running_plan, robots=modes, visits=svc.visits, checkpoints=svc.idleness())
+
+
+async def _audit(svc: PatrolService, actor: str, role: str, action: str, target: str, detail: dict[str, Any],
+                 remote: str) -> None:
+    log_ = svc.rt.extras.get("audit")
+    if log_ is not None:
+        await log_.record(actor=actor, role=role, action=action, target=target, detail=detail, remote=remote)
