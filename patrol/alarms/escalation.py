@@ -98,7 +98,7 @@ class Escalator:
                     session.add(AlarmEventRow(alarm_id=row.id, at=utc_from_clock(now), kind="escalated",
                                               actor="system", detail={"level": row.escalation_level,
                                                                       "action": step.action.value}))
-                    fired.append((AlarmPublic.of(row), step))
+                    fired.append((AlarmPublic.of(row, self._policy.escalation), step))
                 if row.escalation_level < len(steps):
                     due = start + steps[row.escalation_level].after_s
                     next_at = due if next_at is None else min(next_at, due)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from patrol.alarms.model import AlarmStatus, AlarmType, ArmingMode, IncidentStatus, Severity
+from patrol.alarms.model import AlarmStatus, AlarmType, ArmingMode, EscalationAction, IncidentStatus, Severity
 from patrol.alarms.tables import AlarmEventRow, AlarmRow, IncidentEventRow, IncidentRow
+
+
+class EscalationStepLike(Protocol):
+    @property
+    def action(self) -> EscalationAction: ...
 
 
 class _Public(BaseModel):
@@ -37,17 +43,21 @@ class AlarmPublic(_Public):
     assignee: str | None
     incident_id: int | None
     escalation_level: int
+    # the escalation in force (banner / sound / webhook) while the alarm is active and unacknowledged
+    escalation: EscalationAction | None = None
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, row: AlarmRow) -> AlarmPublic:
+    def of(cls, row: AlarmRow, steps: Sequence[EscalationStepLike] = ()) -> AlarmPublic:
+        level = row.escalation_level
+        escalation = steps[level - 1].action if row.active and not row.acked and 0 < level <= len(steps) else None
         return cls(
             id=row.id, source=row.source, type=AlarmType(row.type), severity=Severity(row.severity),
             status=AlarmStatus.of(row.active, row.acked), active=row.active, acked=row.acked, zone=row.zone,
             x=row.x, y=row.y, message=row.message, count=row.count, first_at=row.first_at, last_at=row.last_at,
             acked_at=row.acked_at, acked_by=row.acked_by, cleared_at=row.cleared_at, cleared_by=row.cleared_by,
             assignee=row.assignee, incident_id=row.incident_id, escalation_level=row.escalation_level,
-            details=dict(row.details or {}),
+            escalation=escalation, details=dict(row.details or {}),
         )
 
 

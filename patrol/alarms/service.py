@@ -186,7 +186,7 @@ class AlarmService:
                     out.dispatch = self._dispatch_decision(session, incident, now)
                     out.incident = IncidentPublic.of(incident)
             await session.flush()
-            out.alarm = AlarmPublic.of(row)
+            out.alarm = AlarmPublic.of(row, self.policy.escalation)
         assert out.alarm is not None
         await self._after(out)
         return out.alarm
@@ -205,7 +205,7 @@ class AlarmService:
             if row.incident_id is not None:
                 incidents.timeline(session, row.incident_id, now, event, "system",
                                    {"source": row.source, "type": row.type, **entry}, row.id)
-            public = AlarmPublic.of(row)
+            public = AlarmPublic.of(row, self.policy.escalation)
         await self._publish(public)
         return public
 
@@ -334,7 +334,7 @@ class AlarmService:
                                    {"source": row.source, "type": row.type, **detail}, row.id)
                 await session.flush()
                 closed = await incidents.close_if_done(session, row.incident_id, now)
-            public = AlarmPublic.of(row)
+            public = AlarmPublic.of(row, self.policy.escalation)
             closed_public = IncidentPublic.of(closed) if closed is not None else None
         self._last_note.pop(public.id, None)
         await self.audit.record(actor.name, actor.role, "alarm.clear", f"alarm:{public.id}", detail, actor.remote)
@@ -357,7 +357,7 @@ class AlarmService:
             if row.incident_id is not None:
                 incidents.timeline(session, row.incident_id, now, f"operator_{action}", actor.name,
                                    {"source": row.source, "type": row.type, **detail}, row.id)
-            public = AlarmPublic.of(row)
+            public = AlarmPublic.of(row, self.policy.escalation)
         await self.audit.record(actor.name, actor.role, f"alarm.{action}", f"alarm:{alarm_id}", detail,
                                 actor.remote)
         await self._publish(public)
@@ -399,7 +399,7 @@ class AlarmService:
     async def active_alarm(self, source: str, kind: AlarmType) -> AlarmPublic | None:
         async with self._sessions() as session:
             row = await self._active(session, source, kind)
-            return AlarmPublic.of(row) if row is not None else None
+            return AlarmPublic.of(row, self.policy.escalation) if row is not None else None
 
     async def list_alarms(self, flt: AlarmFilter | None = None) -> list[AlarmPublic]:
         flt = flt or AlarmFilter()
@@ -417,7 +417,7 @@ class AlarmService:
             query = query.where(AlarmRow.type == flt.type.value)
         query = query.limit(max(1, min(flt.limit, 1000))).offset(max(0, flt.offset))
         async with self._sessions() as session:
-            return [AlarmPublic.of(r) for r in (await session.scalars(query)).all()]
+            return [AlarmPublic.of(r, self.policy.escalation) for r in (await session.scalars(query)).all()]
 
     async def count_active(self) -> int:
         async with self._sessions() as session:
@@ -431,7 +431,7 @@ class AlarmService:
                 raise AlarmNotFoundError(alarm_id)
             events = (await session.scalars(select(AlarmEventRow).where(AlarmEventRow.alarm_id == alarm_id)
                                             .order_by(AlarmEventRow.id))).all()
-            return AlarmDetailPublic(**AlarmPublic.of(row).model_dump(),
+            return AlarmDetailPublic(**AlarmPublic.of(row, self.policy.escalation).model_dump(),
                                      timeline=[TimelineEntryPublic.of_alarm(e) for e in events])
 
     async def list_incidents(self, status: str | None = None, zone: str | None = None,
@@ -456,7 +456,7 @@ class AlarmService:
                                             .where(IncidentEventRow.incident_id == incident_id)
                                             .order_by(IncidentEventRow.id))).all()
             return IncidentDetailPublic(**IncidentPublic.of(row).model_dump(),
-                                        alarms=[AlarmPublic.of(a) for a in alarms],
+                                        alarms=[AlarmPublic.of(a, self.policy.escalation) for a in alarms],
                                         timeline=[TimelineEntryPublic.of_incident(e) for e in events])
 
     # -- outbound --------------------------------------------------------------------------------

@@ -198,6 +198,7 @@ async def test_escalation_levels_stop_on_ack_and_survive_restart(database: str) 
         assert await h.alarms.escalator.step() == clock.now() + 59
         assert h.alarms.escalator.fired == [(alarm.id, 1, EscalationAction.BANNER)]
         assert [e.data["action"] for e in seen if e.kind == "escalation"] == ["banner"]
+        assert (await h.alarms.get_alarm(alarm.id)).escalation == EscalationAction.BANNER  # console shows a banner
     finally:
         await h.close()
     # restart: level 1 is remembered, the next step fires at 120 s, then ack stops it
@@ -208,7 +209,8 @@ async def test_escalation_levels_stop_on_ack_and_survive_restart(database: str) 
         await clock.advance(60)
         await h2.alarms.escalator.step()
         assert h2.alarms.escalator.fired == [(alarm.id, 2, EscalationAction.SOUND)]
-        await h2.alarms.ack(alarm.id, OPERATOR)
+        assert (await h2.alarms.get_alarm(alarm.id)).escalation == EscalationAction.SOUND
+        assert (await h2.alarms.ack(alarm.id, OPERATOR)).escalation is None
         await clock.advance(1000)
         assert await h2.alarms.escalator.step() is None
         assert h2.alarms.escalator.fired == [(alarm.id, 2, EscalationAction.SOUND)]
