@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from patrol.console.bench import add_bench_commands, run_bench
+from patrol.console.bench import run_bench
+from patrol.console.cli import add_bench_commands
 from tests.conftest import need
 
 pytestmark = pytest.mark.browser

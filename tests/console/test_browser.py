@@ -139,6 +139,7 @@ def test_operator_watches_acks_and_stops(server: LiveServer, browser: Any, broke
         page.click("#lang")
         page.wait_for_selector(".tabs button:has-text('告警')")
         page.set_viewport_size({"width": 2560, "height": 1440})
+        page.wait_for_timeout(400)  # the map follows its container's new size
         page.screenshot(path=str(ARTIFACTS / "console-wall-zh.png"))
         page.click("#lang")
 

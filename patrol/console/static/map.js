@@ -89,6 +89,8 @@ function initMap(gj) {
     }
   }
   PP.playbackLayer = L.layerGroup().addTo(PP.map);
+  // wall screens and side panels change the map's size without a window resize
+  new ResizeObserver(() => PP.map.invalidateSize({ pan: false })).observe(document.getElementById("map"));
 }
 function zoneTip(id) {
   const z = PP.zones.get(id); if (!z) return id;
