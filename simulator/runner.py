@@ -180,7 +180,10 @@ class Simulation:
 
     def _make_drivers(self) -> None:
         rng = random.Random(self.seed)
+        # a robot docks standing on the charger's waypoint (or at the charger itself)
         chargers = [(c.x, c.y) for c in self.park.chargers.values()]
+        chargers += [(self.park.waypoints[c.waypoint].x, self.park.waypoints[c.waypoint].y)
+                     for c in self.park.chargers.values() if c.waypoint in self.park.waypoints]
         for spec, (x, y) in zip(self.robot_specs, self._start_poses(), strict=True):
             kind = ROBOT_KINDS[spec.kind]
             charge = spec.charge if spec.charge is not None else round(rng.uniform(85.0, 100.0), 1)

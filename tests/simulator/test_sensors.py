@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
-
-import aiomqtt
 
 from patrol.broker import BrokerEndpoint
 from robots.clock import SimClock
 from simulator.events import EventLog
 from simulator.mqtt import BridgePublisher, BrokerSpec
 from simulator.sensors import SensorNetwork, SensorSpec, discovery_configs
+from tests.simulator.watch import watching
 
 SPECS = [
     SensorSpec("door_t1", "door", 0.0, 0.0, "z1"),
@@ -27,48 +21,17 @@ SPECS = [
 FIELDS = {"door": "contact", "pir": "occupancy", "fence": "vibration", "smoke": "smoke", "water": "water_leak"}
 
 
-@dataclass
-class Inbox:
-    messages: list[tuple[str, bytes, bool]] = field(default_factory=list)
-
-    def of(self, topic: str) -> list[Any]:
-        return [json.loads(p) for t, p, _ in self.messages if t == topic]
-
-    async def wait(self, predicate: Any, limit: float = 10.0) -> None:
-        async with asyncio.timeout(limit):
-            while not predicate(self):
-                await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def listening(broker: BrokerEndpoint, topic: str) -> AsyncIterator[Inbox]:
-    inbox = Inbox()
-    async with aiomqtt.Client(broker.host, broker.port) as client:
-        await client.subscribe(topic, qos=1)
-
-        async def pump() -> None:
-            async for m in client.messages:
-                payload = m.payload if isinstance(m.payload, bytes) else str(m.payload).encode()
-                inbox.messages.append((m.topic.value, payload, m.retain))
-        task = asyncio.create_task(pump())
-        try:
-            yield inbox
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 async def test_sensors_publish_zigbee2mqtt_json_and_trip_on_people(broker: BrokerEndpoint) -> None:
     clock = SimClock(1000.0)
     events = EventLog(clock)
-    async with listening(broker, "zigbee2mqtt/#") as inbox, \
+    async with watching(broker, "zigbee2mqtt/#") as (_, inbox), \
             BridgePublisher(BrokerSpec(broker.host, broker.port), client_id="sim-test-sensors") as bridge:
         net = SensorNetwork(SPECS, bridge, clock, events=events, seed=1, heartbeat_s=30.0)
         await net.announce()
         for spec in SPECS:
-            await inbox.wait(lambda ib, s=spec: ib.of(f"zigbee2mqtt/{s.name}"))
-            first = inbox.of(f"zigbee2mqtt/{spec.name}")[0]
+            topic = f"zigbee2mqtt/{spec.name}"
+            await inbox.wait(lambda ib: ib.of(topic))  # noqa: B023 (awaited within the iteration)
+            first = inbox.of(topic)[0]
             assert FIELDS[spec.kind] in first
             assert 0 <= first["battery"] <= 100 and 0 <= first["linkquality"] <= 255
             assert first["last_seen"].endswith("Z")
@@ -88,7 +51,7 @@ async def test_sensors_publish_zigbee2mqtt_json_and_trip_on_people(broker: Broke
             await net.tick()
         await inbox.wait(lambda ib: ib.of("zigbee2mqtt/door_t1")[-1]["contact"] is True)
         await inbox.wait(lambda ib: ib.of("zigbee2mqtt/pir_t1")[-1]["occupancy"] is False)
-        assert len(inbox.of("zigbee2mqtt/smoke_t1")) >= 3  # startup + heartbeats every ~30 s
+        await inbox.wait(lambda ib: len(ib.of("zigbee2mqtt/smoke_t1")) >= 3)  # startup + heartbeats every ~30 s
         # smoke on demand
         await net.set_values("smoke_t1", {"smoke": True})
         await inbox.wait(lambda ib: ib.of("zigbee2mqtt/smoke_t1")[-1]["smoke"] is True)
@@ -109,7 +72,7 @@ async def test_silent_sensor_goes_offline_retained_and_comes_back(broker: Broker
         async with asyncio.timeout(10):
             await bridge.flush()
         # a client that connects later sees the retained availability: offline
-        async with listening(broker, "zigbee2mqtt/water_silent/availability") as late:
+        async with watching(broker, "zigbee2mqtt/water_silent/availability") as (_, late):
             await late.wait(lambda ib: ib.messages and ib.messages[-1][1] == b"offline")
             assert late.messages[-1][2]  # retained
             await net.set_silent("water_silent", False)

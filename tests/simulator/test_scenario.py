@@ -1,0 +1,81 @@
+"""Scenario files: the shipped ones fit the sample park; mistakes are reported with file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maps import load_park, sample_park_path
+from simulator.runner import DEFAULT_ROBOTS
+from simulator.scenario import (
+    SCENARIO_NAMES,
+    ScenarioError,
+    SpawnPerson,
+    check_references,
+    load_scenario,
+    parse_scenario,
+)
+
+HEAD = 'name: t\nstart: "2026-03-16T23:00:00+08:00"\nduration_s: 60\n'
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_shipped_scenarios_load_and_fit_the_sample_park(name: str) -> None:
+    scenario = load_scenario(name)
+    assert scenario.name == name
+    assert scenario.duration_s > 0 and scenario.start.utcoffset() is not None
+    park = load_park(sample_park_path())
+    assert check_references(scenario, park, [r.serial for r in DEFAULT_ROBOTS]) == []
+    assert all(step.at <= scenario.duration_s for step in scenario.timeline)
+
+
+def test_steps_are_typed_and_sorted() -> None:
+    s = parse_scenario(HEAD + "timeline:\n  - {at: 9, do: fall, person: a}\n"
+                       "  - {at: 1, do: person, id: a, route: [gate_north, canteen]}\n")
+    steps = s.steps()
+    assert isinstance(steps[0], SpawnPerson) and steps[0].speed == 1.3 and steps[1].do == "fall"
+
+
+def test_every_mistake_is_reported_with_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        HEAD
+        + "colour: red\n"
+        + "timeline:\n"
+        + "  - {at: 1, do: fall}\n"
+        + "  - {at: -2, do: sensor, sensor: s1, values: {smoke: true}}\n"
+        + "  - {at: 3, do: teleport, robot: dog-01}\n"
+        + "  - at: 4\n    do: estop\n    robot: dog-01\n    duration: 5\n",
+        encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text = str(info.value)
+    assert "5 problem(s)" in text
+    assert f"{path}:4: colour: Extra inputs are not permitted" in text
+    assert f"{path}:6: timeline[0].person: Field required" in text
+    assert f"{path}:7: timeline[1].at: Input should be greater than or equal to 0" in text
+    assert f"{path}:8: timeline[2]" in text and "teleport" in text
+    assert f"{path}:12: timeline[3].duration: Extra inputs are not permitted" in text
+
+
+def test_yaml_errors_and_missing_files_are_reported() -> None:
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        parse_scenario("name: [unclosed\n", "x.yaml")
+    with pytest.raises(ScenarioError, match="a scenario is a mapping"):
+        parse_scenario("- 1\n", "x.yaml")
+    with pytest.raises(ScenarioError, match=r"cannot read scenario .*shipped scenarios: quiet_night"):
+        load_scenario("/nonexistent/scenario.yaml")
+
+
+def test_unknown_names_are_all_reported_against_the_park() -> None:
+    s = parse_scenario(HEAD + "timeline:\n"
+                       "  - {at: 1, do: person, id: a, route: [gate_north, nowhere_at_all]}\n"
+                       "  - {at: 2, do: fall, person: b}\n"
+                       "  - {at: 3, do: sensor, sensor: no_such_sensor, values: {smoke: true}}\n"
+                       "  - {at: 4, do: camera_drop, camera: cam_nope}\n"
+                       "  - {at: 5, do: low_battery, robot: dog-99}\n")
+    problems = check_references(s, load_park(sample_park_path()), ["dog-01"])
+    assert len(problems) == 5
+    assert "nowhere_at_all" in problems[0] and "'b' is not spawned" in problems[1]
+    assert "no_such_sensor" in problems[2] and "cam_nope" in problems[3] and "dog-99" in problems[4]
