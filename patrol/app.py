@@ -201,12 +201,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
 
 
 def _routers() -> list[APIRouter]:
-    from patrol import history, patrolling
+    from patrol import history, patrolling, vision_service
     from patrol.alarms import api as alarms_api
     from patrol.console import api as console_api
     from patrol.guide import api as guide_api
 
-    return [alarms_api.router, guide_api.router, console_api.router, patrolling.router, history.router]
+    return [alarms_api.router, guide_api.router, console_api.router, patrolling.router, history.router,
+            vision_service.router]
 
 
 def _mount_static(app: FastAPI) -> None:

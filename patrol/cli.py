@@ -19,7 +19,8 @@ from patrol.config import ConfigError, Settings, load_settings
 log = logging.getLogger("parkpatrol")
 
 # rooms that contribute subcommands: module -> (function for top-level commands, for `bench`)
-COMMAND_MODULES = ("maps.cli", "robots.cli", "vision.cli", "simulator.cli", "patrol.planner.cli")
+COMMAND_MODULES = ("maps.cli", "robots.cli", "vision.cli", "simulator.cli", "patrol.planner.cli", "patrol.alarms.cli",
+                   "patrol.guide.cli", "patrol.console.bench")
 
 
 def _setup_logging(level: str) -> None:

@@ -199,5 +199,6 @@ def missions_of(rt: Runtime) -> RobotMissions:
 def all_subsystems() -> list[Subsystem]:
     from patrol.history import history_subsystem
     from patrol.patrolling import patrol_subsystem
+    from patrol.vision_service import vision_subsystem
 
-    return [alarms_subsystem(), history_subsystem(), guide_subsystem(), patrol_subsystem()]
+    return [alarms_subsystem(), history_subsystem(), guide_subsystem(), patrol_subsystem(), vision_subsystem()]

@@ -44,6 +44,7 @@ def service_settings(data_dir: Path, endpoint: BrokerEndpoint, database_url: str
         "broker": {"url": f"mqtt://{endpoint.host}:{endpoint.port}", "client_id": f"svc-{secrets.token_hex(4)}"},
         "auth": {"secret_key": TEST_SECRET},
         "park": {},
+        "vision": {"enabled": False},  # the vision tests switch it on; loading the model costs seconds
     }
     for k, v in overrides.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
