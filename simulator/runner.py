@@ -422,6 +422,7 @@ class Simulation:
             return
         self.events.record("fault.broker_restart", "broker", down_s=down_s)
         await self.broker_control.restart(down_s)
+        self.events.record("fault.broker_back", "broker")
 
     # ------------------------------------------------------------------ views
     @property

@@ -1,0 +1,61 @@
+"""The broker_restart step: the sensor bridge and the robots reconnect; nothing queued is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from maps import load_park, test_park_path
+from patrol.broker import MosquittoProcess, mosquitto_binary
+from robots.clock import SimClock
+from simulator.mqtt import BrokerSpec
+from simulator.runner import MANUFACTURER, RobotSpec, Simulation
+from simulator.scenario import parse_scenario
+from tests.conftest import need
+from tests.simulator.watch import watching
+
+
+class MosquittoRestart:
+    """BrokerControl for a test's own Mosquitto: stop, stay down `down_s` real seconds, start on the same port."""
+
+    def __init__(self, proc: MosquittoProcess) -> None:
+        self.proc = proc
+
+    async def restart(self, down_s: float) -> None:
+        await asyncio.to_thread(self.proc.stop)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(self.proc.start)
+
+
+@pytest.mark.reliability
+async def test_broker_restart_loses_no_sensor_message_and_robots_return(tmp_path: Path) -> None:
+    need(mosquitto_binary() is not None, "mosquitto is not installed")
+    proc = MosquittoProcess(data_dir=tmp_path / "mq")
+    proc.start()
+    try:
+        park = load_park(test_park_path())
+        scenario = parse_scenario(
+            'name: restart\nstart: "2026-03-16T20:30:00+08:00"\nduration_s: 60\ntimeline:\n'
+            "  - {at: 1, do: broker_restart, down_s: 1.0}\n"
+            "  - {at: 2, do: sensor, sensor: door_tp_lab, values: {tamper: true}}\n")
+        async with Simulation(park, BrokerSpec(proc.host, proc.port), clock=SimClock(0.0), scenario=scenario,
+                              robots=[RobotSpec("dog-01")], camera_port=None,
+                              broker_control=MosquittoRestart(proc)) as sim:
+            back = asyncio.Event()
+            sim.events.subscribe(lambda e: back.set() if e.kind == "fault.broker_back" else None)
+            await sim.run_for(1.5, step=0.5)  # the restart step starts (it takes ~1 s of real time)
+            async with asyncio.timeout(20):
+                await back.wait()
+            async with watching(proc.endpoint, "#") as (_, watch):
+                await sim.run_for(1.0, step=0.5)  # tamper: sent or queued while the bridge reconnects
+                await watch.wait(lambda w: any(isinstance(m, dict) and m.get("tamper") is True
+                                               for m in w.of("zigbee2mqtt/door_tp_lab")), 20)
+                await watch.wait(lambda w: any(m.get("connectionState") == "ONLINE"
+                                               for m in w.of(f"{MANUFACTURER}/dog-01/connection")), 20)
+            assert sim.bridge is not None and sim.bridge.connections >= 2
+            assert sim.agents["dog-01"].connections >= 2
+        assert "fault.broker_restart" in [e.kind for e in sim.events]
+    finally:
+        proc.stop()
