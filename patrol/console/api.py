@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -113,6 +114,9 @@ async def camera_stream(camera_id: str, user: ViewerUser, rt: Annotated[Runtime,
                         ) -> StreamingResponse:
     cam = rt.park.cameras.get(camera_id)
     url = getattr(cam, "stream_url", None) if cam is not None else None
+    base = rt.settings.vision.camera_base_url
+    if isinstance(url, str) and base:  # the map's host:port replaced, as the vision workers do
+        url = re.sub(r"^[a-z]+://[^/]+", base.rstrip("/"), url)
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera_id: no camera {camera_id!r} with an HTTP stream")
     return await _proxy_mjpeg(url, f"camera {camera_id}")

@@ -25,6 +25,11 @@ class SimulatedPark:
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    @property
+    def camera_base_url(self) -> str:
+        assert self.sim.cameras is not None, "the simulation runs without its camera server"
+        return self.sim.cameras.base_url
+
     def position(self, serial: str) -> tuple[float, float]:
         async def pose() -> tuple[float, float]:
             p = self.sim.drivers[serial].pose()

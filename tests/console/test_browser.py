@@ -43,7 +43,7 @@ def wait_for(pred: Any, within: float = 10.0, what: str = "condition") -> None:
 @pytest.fixture
 def server(tmp_path: Path, broker: BrokerEndpoint) -> Iterator[LiveServer]:
     need(CHROMIUM.exists(), "Chromium is not installed (apt-get install chromium)")
-    settings = service_settings(tmp_path, broker)
+    settings = service_settings(tmp_path, broker, vision={"enabled": False})
     with live_server(settings, console_subsystems()) as srv:
         yield srv
 
@@ -111,7 +111,6 @@ def test_operator_watches_acks_and_stops(server: LiveServer, browser: Any, broke
         wait_for(lambda: first_item.get_attribute("data-alarm") == str(alarm.id), what="critical alarm on top")
         wait_for(lambda: (page.evaluate("window.ppBeeps || 0") or 0) >= 1, what="alarm sound")
         page.screenshot(path=str(ARTIFACTS / "console-alarm.png"))
-        page.screenshot(path=str(REPO_ROOT / "docs" / "console.png"), type="png", scale="css")
         first_item.click()
         page.click("#alarm-detail button:has-text('Acknowledge')")
         wait_for(lambda: server.call(alarms.get_alarm(alarm.id)).acked, what="alarm acknowledged in the service")
@@ -170,16 +169,21 @@ def test_viewer_cannot_estop(server: LiveServer, browser: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "console-viewer.png"))
 
 
-def test_simulated_park_goto_smoke_alarm_and_estop(server: LiveServer, browser: Any, broker: BrokerEndpoint) -> None:
-    """With the simulator: send a robot to a point clicked on the map, ack the simulator's smoke alarm, e-stop it."""
+def test_simulated_park_goto_smoke_alarm_and_estop(tmp_path: Path, browser: Any, broker: BrokerEndpoint) -> None:
+    """With the simulator: send a robot to a point clicked on the map, ack the simulator's smoke alarm, e-stop it,
+    and watch a park camera's live MJPEG stream through the service."""
+    from maps import load_park, sample_park_path
     from simulator.runner import MANUFACTURER, RobotSpec
     from simulator.scenario import SensorValues
     from tests.console.sim_park import simulated_park
 
+    need(CHROMIUM.exists(), "Chromium is not installed (apt-get install chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
-    park = server.runtime.park
-    server.add_robot(MANUFACTURER, "dog-01")
-    with simulated_park(park, broker, [RobotSpec("dog-01")]) as sim:
+    park = load_park(sample_park_path())
+    with simulated_park(park, broker, [RobotSpec("dog-01")]) as sim, live_server(service_settings(
+            tmp_path, broker, vision={"enabled": False, "camera_base_url": sim.camera_base_url}),
+            console_subsystems()) as server:
+        server.add_robot(MANUFACTURER, "dog-01")
         wait_for(lambda: (r := server.runtime.fleet.robots.get("dog-01")) is not None and r.online
                  and r.x is not None, within=20, what="simulated robot online")
         page = log_in(browser, server, Role.OPERATOR)
@@ -227,3 +231,11 @@ def test_simulated_park_goto_smoke_alarm_and_estop(server: LiveServer, browser: 
         after = sim.position("dog-01")
         assert ((after[0] - halted[0]) ** 2 + (after[1] - halted[1]) ** 2) ** 0.5 < 0.05
         page.screenshot(path=str(ARTIFACTS / "console-sim-estop.png"))
+
+        # a park camera clicked on the map: its live MJPEG stream, relayed by the service
+        page.evaluate("PP.map.fitBounds(PP.bounds)")
+        page.click(".camera-icon[data-camera='cam_gate_north']")
+        page.wait_for_function("() => { const i = document.querySelector('#robot-detail img.camera');"
+                               " return i && i.naturalWidth > 0; }", timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / "console-camera.png"))
+        page.screenshot(path=str(REPO_ROOT / "docs" / "console.png"), type="png", scale="css")  # for the README

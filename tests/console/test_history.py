@@ -72,7 +72,7 @@ def test_pending_rows_are_bounded() -> None:
 
 async def test_playback_api_returns_what_the_live_hub_carried(tmp_path: Path, broker: BrokerEndpoint,
                                                               database_url: str) -> None:
-    settings = service_settings(tmp_path, broker, database_url)
+    settings = service_settings(tmp_path, broker, database_url, vision={"enabled": False})
     async with running_service(settings, subsystems=console_subsystems()) as svc:
         rt = svc.runtime
         history: HistoryService = rt.extras["history"]
