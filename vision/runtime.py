@@ -172,6 +172,10 @@ class VisionRuntime:
         works: list[_Work] = []
         out: list[tuple[VisionEvent, float]] = []
         for cid, pkt in fresh:
+            if pkt.frame.ndim != 3 or pkt.frame.shape[2] != 3 or min(pkt.frame.shape[:2]) < 16:
+                self.stats.processing_errors += 1
+                log.warning("camera %s: dropping a frame of unusable shape %s", cid, pkt.frame.shape)
+                continue
             self.stats.frames += 1
             self.stats.frames_by_camera[cid] = self.stats.frames_by_camera.get(cid, 0) + 1
             try:
@@ -199,8 +203,13 @@ class VisionRuntime:
         for w in works:
             dets: list[Detection] = [d for r in results[k:k + len(w.regions)] for d in r]
             k += len(w.regions)
-            out += [(e, w.packet.captured) for e in self.pipelines[w.camera].ingest(w.packet.frame, dets,
-                                                                                    w.packet.captured)]
+            try:
+                events = self.pipelines[w.camera].ingest(w.packet.frame, dets, w.packet.captured)
+            except Exception:
+                self.stats.processing_errors += 1
+                log.exception("camera %s: tracking/rules failed on %d detections", w.camera, len(dets))
+                continue
+            out += [(e, w.packet.captured) for e in events]
         return out
 
     async def _publish_event(self, event: VisionEvent, captured: float) -> None:

@@ -139,7 +139,11 @@ class CameraReader:
 
     def _read_loop(self, cap: cv2.VideoCapture, is_file: bool) -> bool:
         got_any = False
-        period = 1.0 / self.file_fps if (is_file and self.file_fps) else 0.0
+        period = 0.0
+        if is_file:  # play files at their own frame rate (or file_fps), like a live camera
+            native = cap.get(cv2.CAP_PROP_FPS)
+            fps = self.file_fps or (native if 0 < native <= 240 else 0.0)
+            period = 1.0 / fps if fps else 0.0
         while not self._stop.is_set():
             ok, frame = cap.read()
             if not ok or frame is None:

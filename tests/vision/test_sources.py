@@ -152,3 +152,20 @@ async def test_runtime_publishes_offline_and_online(
     collector.cancel()
     changes = [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
     assert changes[-4:] == ["online", "offline", "online", "offline"], states
+
+
+def test_reader_plays_a_video_file_and_loops(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 20.0, (160, 120))
+    assert writer.isOpened()
+    for i in range(10):
+        writer.write(np.full((120, 160, 3), 20 * i, np.uint8))
+    writer.release()
+    reader = CameraReader("file", str(path), timeout=2.0, loop_files=True, backoff_min=0.1)
+    reader.start()
+    try:
+        assert wait_for(lambda: (p := reader.latest()) is not None and p.seq > 12)  # looped past the end
+        packet = reader.latest()
+        assert packet is not None and packet.frame.shape == (120, 160, 3)
+    finally:
+        reader.stop()
