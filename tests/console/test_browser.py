@@ -148,6 +148,7 @@ def test_operator_watches_acks_and_stops(server: LiveServer, browser: Any, broke
         page.click("#pb-load")
         wait_for(lambda: page.evaluate("S.playback && Object.keys(S.playback.tracks).length") == 1,
                  what="recorded robot track")
+        assert page.evaluate("S.playback.items.some((i) => i.kind === 'alarm' && i.lat !== null)")
         page.fill("#pb-time", "500")
         page.dispatch_event("#pb-time", "input")
         assert page.locator("#pb-label").inner_text() != ""
@@ -219,6 +220,8 @@ def test_simulated_park_goto_smoke_alarm_and_estop(tmp_path: Path, browser: Any,
         item.click()
         page.click("#alarm-detail button:has-text('Acknowledge')")
         page.wait_for_selector("#alarms li.sev-CRITICAL.acked", timeout=10_000)
+        page.locator("#incidents li").first.click()  # the incident the smoke opened, with its timeline
+        page.wait_for_selector("#incident-detail .timeline li", timeout=10_000)
 
         # e-stop: the simulated robot stops where it is
         page.click(".tabs button[data-tab=robots]")
