@@ -137,6 +137,7 @@ function applyParts(p, full) {
   if (alarmsChanged) scheduleAlarmRender();
 }
 function applyEvent(ev) {
+  if (ev.kind === "patrol") loadPatrol();
   if (ev.kind === "arming" && ev.zone) applyZone(String(ev.zone), ev);
   if (ev.type === "detection" || ev.kind === "detection" || ev.after) showDetection(ev);
   if (ev.type === "alarm" || ev.kind === "alarm") { if (ev.data) newAlarm(ev.data); scheduleAlarmRender(); }
