@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from simulator.imagery import sprite
+from simulator.imagery import person_sprites, sprite
 
 Image = npt.NDArray[np.uint8]
 Point = tuple[float, float]
@@ -63,6 +63,7 @@ class CameraView:
     seed: int = 0
     utc_offset_h: float = 8.0  # park local time for the on-screen clock and daylight
     label: str = ""
+    fixed: bool = True  # False for robot cameras: a new view every frame, nothing cached per view
 
     @property
     def h(self) -> npt.NDArray[np.float64]:
@@ -176,10 +177,10 @@ def _noise(rng: np.random.Generator, h: int, w: int, cell: int) -> npt.NDArray[n
     return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), np.float32)
 
 
-def _ground_raster(cam: CameraView, bounds: tuple[float, float, float, float], res: float) -> Image:
+def _ground_raster(scenery: Scenery, seed: int, bounds: tuple[float, float, float, float], res: float) -> Image:
     xmin, ymin, xmax, ymax = bounds
     w, h = math.ceil((xmax - xmin) / res), math.ceil((ymax - ymin) / res)
-    rng = np.random.default_rng(zlib.crc32(cam.camera_id.encode()) ^ cam.seed)
+    rng = np.random.default_rng(seed)
     tex = 14 * _noise(rng, h, w, 40) + 6 * _noise(rng, h, w, 6) + 3 * rng.standard_normal((h, w)).astype(np.float32)
     img = np.clip(np.asarray(GRASS, np.float32)[None, None, :] + tex[..., None], 0, 255).astype(np.uint8)
 
@@ -187,11 +188,11 @@ def _ground_raster(cam: CameraView, bounds: tuple[float, float, float, float], r
         return np.array([[(px - xmin) / res, (ymax - py) / res] for px, py in pts], np.float64).round().astype(
             np.int32)
 
-    for line, width in cam.scenery.paths:
+    for line, width in scenery.paths:
         poly = to_px(line)
         cv2.polylines(img, [poly], False, KERB, max(1, int((width + 0.4) / res)), cv2.LINE_AA)
         cv2.polylines(img, [poly], False, PAVING, max(1, int(width / res)), cv2.LINE_AA)
-    for b in cam.scenery.buildings:
+    for b in scenery.buildings:
         cv2.fillPoly(img, [to_px(b.footprint)], (96, 100, 104), cv2.LINE_AA)
     paving = np.abs(img.astype(np.int16) - np.asarray(PAVING, np.int16)).sum(axis=-1) < 30
     speckle = (5 * rng.standard_normal((h, w))).astype(np.int16)
@@ -239,8 +240,35 @@ def _draw_buildings(cam: CameraView, img: Image, occluder_v: npt.NDArray[np.floa
                          tuple(int(x * 0.55) for x in colour), 2, cv2.LINE_AA)
 
 
+Raster = tuple[Image, tuple[float, float, float, float], float]  # image, bounds, metres per pixel
+
+
+@functools.lru_cache(maxsize=4)
+def _scenery_raster(scenery: Scenery, seed: int) -> Raster:
+    """The whole park's ground at one resolution, for moving (robot) cameras."""
+    xs = [x for line, _ in scenery.paths for x, _ in line] + [x for b in scenery.buildings for x, _ in b.footprint]
+    ys = [y for line, _ in scenery.paths for _, y in line] + [y for b in scenery.buildings for _, y in b.footprint]
+    if not xs:
+        xs, ys = [-50.0, 50.0], [-50.0, 50.0]
+    bounds = (min(xs) - 100.0, min(ys) - 100.0, max(xs) + 100.0, max(ys) + 100.0)
+    res = max(0.1, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 4000.0)
+    return _ground_raster(scenery, seed, bounds, res), bounds, res
+
+
+def _camera_raster(cam: CameraView, ground: npt.NDArray[np.float32], valid: npt.NDArray[np.bool_]) -> Raster:
+    """The ground a fixed camera sees, at a resolution to match its nearest pixels."""
+    gx, gy = ground[..., 0][valid], ground[..., 1][valid]
+    bounds = (float(gx.min()) - 2, float(gy.min()) - 2, float(gx.max()) + 2, float(gy.max()) + 2)
+    res = max(0.02, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 2000.0)
+    return _ground_raster(cam.scenery, zlib.crc32(cam.camera_id.encode()) ^ cam.seed, bounds, res), bounds, res
+
+
 @functools.lru_cache(maxsize=64)
 def _background(cam: CameraView) -> _Background:
+    return _build_background(cam)
+
+
+def _build_background(cam: CameraView) -> _Background:
     ground, valid = _ground_grid(cam)
     img = np.empty((cam.height, cam.width, 3), np.uint8)
     # sky: vertical gradient
@@ -248,10 +276,8 @@ def _background(cam: CameraView) -> _Background:
     rows = np.linspace(0.0, 1.0, cam.height, dtype=np.float32)[:, None, None]
     img[:] = (top * (1 - rows) + hor * rows).astype(np.uint8)
     if valid.any():
-        gx, gy = ground[..., 0][valid], ground[..., 1][valid]
-        bounds = (float(gx.min()) - 2, float(gy.min()) - 2, float(gx.max()) + 2, float(gy.max()) + 2)
-        res = max(0.02, max(bounds[2] - bounds[0], bounds[3] - bounds[1]) / 2000.0)
-        raster = _ground_raster(cam, bounds, res)
+        raster, bounds, res = _camera_raster(cam, ground, valid) if cam.fixed else \
+            _scenery_raster(cam.scenery, cam.seed)
         mx = ((ground[..., 0] - bounds[0]) / res).astype(np.float32)
         my = ((bounds[3] - ground[..., 1]) / res).astype(np.float32)
         mx[~valid], my[~valid] = -1, -1
@@ -360,7 +386,7 @@ def _osd(cam: CameraView, frame: Image, t: float) -> None:
 
 def render_frame(camera: CameraView, people: Sequence[PersonPose], t: float) -> Image:
     """The frame `camera` shows at time `t` (epoch seconds) with `people` in the park. Pure."""
-    bg = _background(camera)
+    bg = _background(camera) if camera.fixed else _build_background(camera)
     frame = bg.image.copy()
     sign = _front_sign(camera)
     near_last = sorted(people, key=lambda p: project(camera.h, p.x, p.y)[1])
@@ -369,6 +395,12 @@ def render_frame(camera: CameraView, people: Sequence[PersonPose], t: float) -> 
     out = _apply_light(camera, frame, bg, t)
     _osd(camera, out, t)
     return out
+
+
+def warm_up(scenery: Scenery, seed: int = 0) -> None:
+    """Prepare the person cut-outs and the park-wide ground raster (seconds of CPU, once per process)."""
+    person_sprites()
+    _scenery_raster(scenery, seed)
 
 
 def encode_jpeg(frame: Image, quality: int = 80) -> bytes:

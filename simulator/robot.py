@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from robots.agent.driver import (
@@ -133,7 +133,7 @@ class SimDriver:
     _deviation: float = field(default=0.0, init=False)
     _escort_speed: float | None = field(default=None, init=False)
     photos: dict[str, bytes] = field(default_factory=dict, init=False)
-    photo_renderer: Callable[[SimDriver], bytes] | None = None
+    photo_renderer: Callable[[SimDriver], Awaitable[bytes]] | None = None
 
     def __post_init__(self) -> None:
         self._body = BodyState(self.start.x, self.start.y, self.start.theta)
@@ -377,7 +377,7 @@ class SimDriver:
         if t == "capturePhoto":
             await self._pause(1.0)
             if self.photo_renderer is not None:
-                self.photos[action.action_id] = self.photo_renderer(self)
+                self.photos[action.action_id] = await self.photo_renderer(self)
                 while len(self.photos) > 50:
                     del self.photos[next(iter(self.photos))]
             url = f"{self.camera_base_url}/photos/{action.action_id}.jpg" if self.camera_base_url else ""

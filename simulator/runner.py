@@ -34,7 +34,7 @@ from simulator.cameras import CameraServer
 from simulator.events import EventLog
 from simulator.mqtt import BridgePublisher, BrokerSpec, LinkProxy
 from simulator.people import Crowd
-from simulator.render import CameraView, encode_jpeg, render_frame
+from simulator.render import CameraView, encode_jpeg, render_frame, warm_up
 from simulator.robot import ROBOT_KINDS, SimDriver
 from simulator.sensors import SensorNetwork, SensorSpec
 from simulator.world import Places, camera_views, robot_camera_view, scenery_from_park, utc_offset_hours
@@ -216,8 +216,9 @@ class Simulation:
         return robot_camera_view(serial, pose.x, pose.y, pose.theta, d.kind.camera_height_m, self.scenery,
                                  self.utc_offset_h)
 
-    def _photo(self, driver: SimDriver) -> bytes:
-        return encode_jpeg(render_frame(self.robot_view(driver.serial), self.crowd.poses(), self.park_time()), 85)
+    async def _photo(self, driver: SimDriver) -> bytes:
+        view, people, t = self.robot_view(driver.serial), self.crowd.poses(), self.park_time()
+        return await asyncio.to_thread(lambda: encode_jpeg(render_frame(view, people, t), 85))
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> Simulation:
@@ -241,6 +242,7 @@ class Simulation:
             await self._stack.enter_async_context(self.cameras)
             for cam_id, view in self.views.items():
                 self.cameras.add_camera(cam_id, lambda v=view: v, self.crowd.poses)  # type: ignore[misc]
+            self._spawn(asyncio.to_thread(warm_up, self.scenery, self.seed), "sim-camera-warm-up")
             for serial, driver in self.drivers.items():
                 driver.camera_base_url = self.cameras.add_robot(
                     serial, lambda s=serial: self.robot_view(s), self.crowd.poses,  # type: ignore[misc]

@@ -70,7 +70,7 @@ def robot_camera_view(camera_id: str, x: float, y: float, theta: float, height_m
     """The forward-looking camera of a robot at a pose (theta: radians CCW from east)."""
     return CameraView.pinhole(camera_id, x, y, theta, height_m=height_m, pitch_deg=8.0, hfov_deg=75.0,
                               width=640, height=480, scenery=scenery, max_range_m=70.0,
-                              utc_offset_h=utc_offset_h, label=camera_id)
+                              utc_offset_h=utc_offset_h, label=camera_id, fixed=False)
 
 
 @dataclass(frozen=True)

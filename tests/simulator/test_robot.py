@@ -167,8 +167,10 @@ async def test_localisation_jump_and_low_battery_faults() -> None:
 async def test_actions_speak_scan_photo_init_and_unsupported() -> None:
     clock = SimClock()
     log = EventLog(clock)
-    g = SimDriver("guide-01", GUIDE_ROBOT, clock, Pose(0.0, 0.0, 0.0, "park"), events=log,
-                  photo_renderer=lambda drv: b"\xff\xd8jpeg")
+    async def photo(drv: SimDriver) -> bytes:
+        return b"\xff\xd8jpeg"
+
+    g = SimDriver("guide-01", GUIDE_ROBOT, clock, Pose(0.0, 0.0, 0.0, "park"), events=log, photo_renderer=photo)
     out = await run_on(clock, g.run_action(ActionRequest("s1", "speak", {"text": "欢迎来到园区", "language": "zh-CN"})))
     assert out.ok
     spoken = log.of_kind("robot.speak")[0]
