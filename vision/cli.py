@@ -56,6 +56,8 @@ def add_bench_commands(sub: Sub) -> None:
     b.add_argument("--fps", type=float, default=5.0, help="camera frame rate (default 5)")
     b.add_argument("--baseline-frames", type=int, default=80,
                    help="frames the slow baselines process (sampled evenly; default 80)")
+    b.add_argument("--region-size", type=int, default=320,
+                   help="detector input size for motion regions (default 320)")
     b.add_argument("--live-seconds", type=float, default=10.0,
                    help="length of the real-time latency run (0 skips it; default 10 s)")
     _model_args(b)

@@ -33,6 +33,8 @@ class PipelineConfig:
     full_frame_fraction: float = 0.45
     end_grace: float = 2.0
     snapshot_interval: float = 1.0
+    region_size: int = 320
+    """Motion regions are scaled to this many pixels on their longest side for the detector."""
 
 
 @dataclass

@@ -192,7 +192,7 @@ class VisionRuntime:
             return out
         items: list[tuple[Frame, Region | None]] = [(w.packet.frame, r) for w in works for r in w.regions]
         try:
-            results = self.detector.detect_regions(items)
+            results = self.detector.detect_regions(items, region_size=self.pipeline_config.region_size)
         except Exception:
             self.stats.processing_errors += 1
             log.exception("detector failed on %d regions", len(items))

@@ -125,10 +125,10 @@ class CountingPublisher:
 
 
 def run_pipeline(name: str, scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path,
-                 sample_keys: set[tuple[str, int]], fps_cap: float, gating: bool = True) -> RunResult:
+                 sample_keys: set[tuple[str, int]], fps_cap: float, region_size: int) -> RunResult:
     specs = bench_specs(list(scenes), fps_cap)
     runtime = VisionRuntime(specs, CountingPublisher(), data_dir, detector=det,
-                            pipeline=PipelineConfig(motion_gating=gating),
+                            pipeline=PipelineConfig(region_size=region_size),
                             sources={c: _IdleSource(c) for c in scenes})
     asyncio.run(runtime.__aenter__())
     n = max(len(v) for v in scenes.values())
@@ -204,11 +204,11 @@ class _FeedSource:
 
 
 async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path, seconds: float,
-                   fps: float, fps_cap: float) -> dict[str, Any]:
+                   fps: float, fps_cap: float, region_size: int) -> dict[str, Any]:
     sources = {cid: _FeedSource(cid, [decode(f.jpeg) for f in frames], fps) for cid, frames in scenes.items()}
     specs = bench_specs(list(scenes), fps_cap)
     async with VisionRuntime(specs, CountingPublisher(), data_dir, detector=det, sources=dict(sources),
-                             poll_interval=0.005) as runtime:
+                             poll_interval=0.005, pipeline=PipelineConfig(region_size=region_size)) as runtime:
         c0 = time.process_time()
         task = asyncio.create_task(runtime.run())
         await asyncio.sleep(seconds)
@@ -249,19 +249,20 @@ def run_bench(args: argparse.Namespace) -> int:
     fast.calibrate_batching()  # as VisionRuntime does for several cameras
     runs += [
         run_pipeline(f"motion gating only (pytorch, detect cap {fps_cap:g}/s)", scenes, torch_det,
-                     data_dir / "bench-gating", sample_keys, fps_cap),
+                     data_dir / "bench-gating", sample_keys, fps_cap, args.region_size),
         run_pipeline(f"gating + {fast.backend} (full pipeline)", scenes, fast, data_dir / "bench-full",
-                     sample_keys, fps_cap),
+                     sample_keys, fps_cap, args.region_size),
     ]
     base = runs[0]
-    live = (asyncio.run(run_live(scenes, fast, data_dir / "bench-live", args.live_seconds, args.fps, fps_cap))
+    live = (asyncio.run(run_live(scenes, fast, data_dir / "bench-live", args.live_seconds, args.fps, fps_cap,
+                                 args.region_size))
             if args.live_seconds > 0 else None)
     report: dict[str, Any] = {
         "cameras": args.cameras, "fps": args.fps, "stream_seconds": args.seconds,
         "frames_total": len(all_frames), "frames_with_people": sum(1 for f in all_frames if f.truth),
         "render_seconds": round(render_s, 1), "backend": fast.backend, "backend_detail": fast.info.detail,
         "backend_fallbacks": fast.info.fallbacks, "batching": fast.batching,
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "region_size": args.region_size,
         "runs": [{
             "name": r.name, "frames": r.frames, "wall_s": round(r.wall_s, 2), "cpu_s": round(r.cpu_s, 2),
             "frames_per_s": round(r.fps, 2), "cameras_at_fps": round(r.fps / args.fps, 2),
