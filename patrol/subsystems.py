@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from maps import Route, sample_park_path
+from patrol import topics
 from patrol.fleet.missions import MissionError, RobotMissions
 from patrol.fleet.state import RobotChange
 from robots.vda5050.order import Action
@@ -59,6 +62,74 @@ def _robot_conditions(change: RobotChange, low_battery: float) -> list[tuple[str
         if low_before != low_after:
             out.append(("low_battery", low_after, f"battery {after.battery:.0f}%"))
     return out
+
+
+SENSOR_FIELDS = ("contact", "occupancy", "smoke", "water_leak", "vibration", "tamper", "battery", "linkquality",
+                 "temperature", "humidity")
+
+
+class LiveSensorFeed:
+    """Sensor states and vision detections for the console's live map (coalesced by the hub's tick).
+
+    Only sensors on the map are shown; the alarms ingest (not this) decides what is an alarm.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.views: dict[str, dict[str, Any]] = {}
+        for sid, sensor in rt.park.sensors.items():
+            lat, lon = rt.park.to_wgs84(sensor.x, sensor.y)
+            self.views[sid] = {"id": sid, "kind": sensor.kind, "zone": sensor.zone, "x": sensor.x, "y": sensor.y,
+                               "lat": lat, "lon": lon}
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return self.views
+
+    def on_sensor(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        view = self.views.get(parts[1]) if len(parts) in (2, 3) else None
+        if view is None:
+            return
+        if len(parts) == 3:
+            if parts[2] != "availability":
+                return
+            text = payload.decode("utf-8", "replace").strip()
+            if text.startswith("{"):
+                try:
+                    text = str(orjson.loads(text).get("state", ""))
+                except (orjson.JSONDecodeError, AttributeError):
+                    return
+            view["available"] = text == "online"
+        else:
+            try:
+                data = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return
+            if not isinstance(data, dict):
+                return
+            for key in SENSOR_FIELDS:
+                value = data.get(key)
+                if (isinstance(value, bool | int | float) and not isinstance(value, bool)) or isinstance(value, bool):
+                    view[key] = value
+            view["available"] = True
+            view["last_seen"] = self.rt.clock.now()
+        self.rt.live.mark("sensors", parts[1], dict(view))
+
+    def on_vision(self, topic: str, payload: bytes) -> None:
+        try:
+            ev = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(ev, dict) or ev.get("type") != "new" or not isinstance(ev.get("after"), dict):
+            return
+        after = ev["after"]
+        pos = after.get("position") if isinstance(after.get("position"), dict) else after
+        x, y = pos.get("x"), pos.get("y")
+        if not isinstance(x, int | float) or not isinstance(y, int | float) or not self.rt.park.contains(x, y):
+            return
+        lat, lon = self.rt.park.to_wgs84(float(x), float(y))
+        self.rt.live.event({"type": "detection", "label": str(after.get("label", ""))[:64],
+                            "camera": str(after.get("camera", ""))[:64], "lat": lat, "lon": lon})
 
 
 def alarms_subsystem() -> Subsystem:
@@ -109,6 +180,10 @@ def alarms_subsystem() -> Subsystem:
                 except Exception:
                     log.exception("robot condition %s for %s failed", kind, robot)
 
+        feed = LiveSensorFeed(rt)
+        rt.bus.subscribe(topics.ZIGBEE_FILTER, feed.on_sensor, 0)
+        rt.bus.subscribe(topics.VISION_EVENTS, feed.on_vision, 0)
+        rt.extras["snapshot_parts"]["sensors"] = feed.snapshot
         rt.extras.update(alarms=alarms, sensors=sensors, audit=audit, dispatch_bridge=bridge)
         return [alarms.run, sensors.run, condition_loop]
 
@@ -164,7 +239,6 @@ def guide_subsystem() -> Subsystem:
     from patrol.app import Subsystem
 
     async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
-        from patrol import topics
         from patrol.fleet.registry import RobotKind
         from patrol.guide.knowledge import knowledge_path_for, load_knowledge
         from patrol.guide.service import GuideService

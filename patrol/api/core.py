@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Annotated, Any, Literal
 
@@ -309,7 +310,8 @@ async def live(ws: WebSocket) -> None:
         return
     await ws.accept()
     client, snapshot = rt.live.connect()
-    try:
+
+    async def sender() -> None:
         await ws.send_bytes(snapshot)
         while True:
             msg = await client.queue.get()
@@ -317,7 +319,19 @@ async def live(ws: WebSocket) -> None:
                 await ws.close(code=4408)
                 return
             await ws.send_bytes(msg)
+
+    async def receiver() -> None:
+        # notices a client that leaves while nothing is being sent (and ignores what it says)
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+
+    tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         rt.live.disconnect(client)

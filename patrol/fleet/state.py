@@ -58,6 +58,7 @@ class RobotLive:
     last_seen: float = 0.0
     state_timestamp: str | None = None
     factsheet: dict[str, Any] | None = None
+    camera_url: str | None = None  # announced in the state's information (infoType cameraStream)
 
     def public(self) -> dict[str, Any]:
         d = self.__dict__.copy()
@@ -224,6 +225,7 @@ class FleetState:
             action_states=tuple((a.action_id, a.action_type or "", a.action_status.value) for a in st.action_states),
             errors=tuple((e.error_type, e.error_level.value, e.error_description or "") for e in st.errors),
             last_seen=self.clock(), state_timestamp=st.timestamp.isoformat(),
+            camera_url=_camera_url(st) or before.camera_url,
         )
         self._update(before, after)
 
@@ -290,6 +292,14 @@ class FleetState:
     def stats(self) -> dict[str, Any]:
         return {"accepted": self.accepted_messages, "rejected": dict(self.rejected),
                 "pending": len(self.pending), "online": sum(1 for r in self.robots.values() if r.online)}
+
+
+def _camera_url(st: State) -> str | None:
+    for info in st.information or ():
+        url = info.info_description
+        if info.info_type == "cameraStream" and url and url.startswith(("http://", "https://", "rtsp://")):
+            return url[:500]
+    return None
 
 
 def _first_error(e: Exception) -> str:
