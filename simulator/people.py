@@ -65,7 +65,8 @@ class Crowd:
     """Everyone in the park, moved on the clock."""
 
     def __init__(self, places: Places, clock: Clock, *, seed: int = 0, events: EventLog | None = None,
-                 visitors_per_hour: float = 0.0, is_daytime: Callable[[], bool] | None = None) -> None:
+                 visitors_per_hour: float = 0.0, intruders_per_hour: float = 0.0,
+                 is_daytime: Callable[[], bool] | None = None) -> None:
         self.places = places
         self._clock = clock
         self._rng = random.Random(seed)
@@ -73,8 +74,17 @@ class Crowd:
         self._people: dict[str, Person] = {}
         self.visitors_per_hour = visitors_per_hour
         self._is_daytime = is_daytime or (lambda: True)
+        self.intruders_per_hour = intruders_per_hour
         self._next_ambient: float | None = None
+        self._next_intruder: float | None = None
         self._ambient_count = 0
+        self._intruder_count = 0
+        park = places.park
+        # intruders climb in over the boundary fence and head for a restricted zone's middle
+        ring = list(park.boundary)
+        self._entries = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in zip(ring, ring[1:], strict=False)]
+        self._targets = [(z.shape.centroid.x, z.shape.centroid.y) for z in park.zones.values()
+                         if z.kind in ("restricted", "after_hours")]
         pois = list(places.park.pois.values())
         self._destinations = [p.id for p in pois if p.category not in ("restricted facility", "utility")]
         self._gates = [p.id for p in pois if p.category == "gate"] or [p.id for p in pois[:1]]
@@ -140,6 +150,7 @@ class Crowd:
         self._ambient()
 
     def _ambient(self) -> None:
+        self._ambient_intruder()
         if self.visitors_per_hour <= 0:
             return
         now = self._clock.now()
@@ -160,6 +171,28 @@ class Crowd:
                        speed=self._rng.uniform(1.0, 1.5))
         except (LookupError, ValueError) as exc:
             log.warning("ambient visitor not spawned (%s -> %s): %s", gate, dest, exc)
+
+    def _ambient_intruder(self) -> None:
+        if self.intruders_per_hour <= 0 or not self._entries or not self._targets:
+            return
+        now = self._clock.now()
+        if self._next_intruder is None:
+            self._next_intruder = now + self._rng.expovariate(self.intruders_per_hour / 3600.0)
+            return
+        if now < self._next_intruder:
+            return
+        self._next_intruder = now + self._rng.expovariate(self.intruders_per_hour / 3600.0)
+        if self._is_daytime():
+            return
+        self._intruder_count += 1
+        ex, ey = self._rng.choice(self._entries)
+        tx, ty = self._rng.choice(self._targets)
+        # start a few metres outside the fence, on the line from the target through the entry point
+        d = math.hypot(ex - tx, ey - ty) or 1.0
+        ox, oy = ex + (ex - tx) / d * 15.0, ey + (ey - ty) / d * 15.0
+        outside, target = f"xy:{ox:.1f},{oy:.1f}", f"xy:{tx:.1f},{ty:.1f}"
+        self.spawn(f"intruder-{self._intruder_count:03d}", "intruder", [outside, target, outside],
+                   speed=self._rng.uniform(1.1, 1.6))
 
     async def run(self, tick_s: float = 0.5, on_tick: Callable[[], Awaitable[None]] | None = None) -> None:
         last = self._clock.now()

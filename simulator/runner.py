@@ -117,6 +117,7 @@ class Simulation:
         self.places = Places(park)
         self.crowd = Crowd(self.places, clock, seed=self.seed, events=self.events,
                            visitors_per_hour=scenario.ambient.visitors_per_hour if scenario else 0.0,
+                           intruders_per_hour=scenario.ambient.intruders_per_hour if scenario else 0.0,
                            is_daytime=self._is_daytime)
         self.views: dict[str, CameraView] = camera_views(park, self.scenery, seed=self.seed)
         self.drivers: dict[str, SimDriver] = {}

@@ -138,7 +138,8 @@ class Expectation(_Model):
 
 
 class Ambient(_Model):
-    visitors_per_hour: float = Field(default=0.0, ge=0)
+    visitors_per_hour: float = Field(default=0.0, ge=0, description="visitors between POIs, 08:00-18:00")
+    intruders_per_hour: float = Field(default=0.0, ge=0, description="intruders over the fence, at night")
 
 
 class Scenario(_Model):

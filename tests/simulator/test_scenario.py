@@ -79,3 +79,27 @@ def test_unknown_names_are_all_reported_against_the_park() -> None:
     assert len(problems) == 5
     assert "nowhere_at_all" in problems[0] and "'b' is not spawned" in problems[1]
     assert "no_such_sensor" in problems[2] and "cam_nope" in problems[3] and "dog-99" in problems[4]
+
+
+async def test_ambient_visitors_by_day_and_intruders_by_night_are_seeded() -> None:
+    from robots.clock import SimClock
+    from simulator.events import EventLog
+    from simulator.people import Crowd
+    from simulator.world import Places
+
+    places = Places(load_park(sample_park_path()))
+
+    async def run(seed: int, daytime: bool) -> list[tuple[float, str, str]]:
+        clock = SimClock()
+        log = EventLog(clock)
+        crowd = Crowd(places, clock, seed=seed, events=log, visitors_per_hour=120, intruders_per_hour=60,
+                      is_daytime=lambda: daytime)
+        for _ in range(1200):
+            await clock.advance(1.0)
+            crowd.step(1.0)
+        return log.signature()
+
+    day, night = await run(1, True), await run(1, False)
+    assert day == await run(1, True) and day != await run(2, True)
+    assert {s.split("-")[0] for _, k, s in day if k == "person.spawn"} == {"visitor"}
+    assert {s.split("-")[0] for _, k, s in night if k == "person.spawn"} == {"intruder"}
