@@ -82,7 +82,7 @@ class Crowd:
         park = places.park
         # intruders climb in over the boundary fence and head for a restricted zone's middle
         ring = list(park.boundary)
-        self._entries = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in zip(ring, ring[1:], strict=False)]
+        self._entries = [((a[0] + b[0]) / 2, (a[1] + b[1]) / 2) for a, b in itertools.pairwise(ring)]
         self._targets = [(z.shape.centroid.x, z.shape.centroid.y) for z in park.zones.values()
                          if z.kind in ("restricted", "after_hours")]
         pois = list(places.park.pois.values())
