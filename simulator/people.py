@@ -116,6 +116,16 @@ class Crowd:
                      to=route[-1], metres=round(walk.length, 1))
         return person
 
+    def walk_on(self, person_id: str, route: list[str], *, stay: bool = False) -> None:
+        """Send someone already in the park along a new route, from where they are now."""
+        p = self._people.get(person_id)
+        if p is None or p.gone:
+            raise KeyError(f"person {person_id!r} is not in the park; spawn them first")
+        p.walk = self.places.walk([f"xy:{p.x:.3f},{p.y:.3f}", *route])
+        p.travelled, p.arrived, p.stay, p.fallen = 0.0, False, stay, False
+        self._record("person.walk", person_id, x=round(p.x, 2), y=round(p.y, 2), to=route[-1],
+                     metres=round(p.walk.length, 1))
+
     def fall(self, person_id: str) -> None:
         p = self._people.get(person_id)
         if p is None or p.gone:

@@ -342,6 +342,8 @@ class Simulation:
         if isinstance(step, sc.SpawnPerson):
             self.crowd.spawn(step.id, step.role, list(step.route), speed=step.speed, appearance=step.appearance,
                              stay=step.stay)
+        elif isinstance(step, sc.PersonWalk):
+            self.crowd.walk_on(step.person, list(step.route), stay=step.stay)
         elif isinstance(step, sc.PersonFall):
             self.crowd.fall(step.person)
         elif isinstance(step, sc.PersonLeave):

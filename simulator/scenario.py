@@ -55,6 +55,13 @@ class SpawnPerson(_Step):
     stay: bool = False
 
 
+class PersonWalk(_Step):
+    do: Literal["walk"]
+    person: str
+    route: list[str] = Field(min_length=1)
+    stay: bool = False
+
+
 class PersonFall(_Step):
     do: Literal["fall"]
     person: str
@@ -121,8 +128,8 @@ class BrokerRestart(_Step):
 
 
 Step = Annotated[
-    SpawnPerson | PersonFall | PersonLeave | SensorValues | SensorSilent | RobotDisconnect | RobotStuck | EStop
-    | LowBattery | LocalisationJump | CameraDrop | BrokerRestart,
+    SpawnPerson | PersonWalk | PersonFall | PersonLeave | SensorValues | SensorSilent | RobotDisconnect
+    | RobotStuck | EStop | LowBattery | LocalisationJump | CameraDrop | BrokerRestart,
     Field(discriminator="do"),
 ]
 
@@ -211,7 +218,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
 
 _STEP_TAGS = frozenset({
-    "person", "fall", "leave", "sensor", "sensor_silent", "robot_disconnect", "robot_stuck", "estop",
+    "person", "walk", "fall", "leave", "sensor", "sensor_silent", "robot_disconnect", "robot_stuck", "estop",
     "low_battery", "localisation_jump", "camera_drop", "broker_restart",
 })
 
@@ -254,10 +261,13 @@ def check_references(scenario: Scenario, park: Park, robots: Iterable[str]) -> l
     robot_set = set(robots)
     problems: list[str] = []
     people: set[str] = set()
-    for i, step in enumerate(scenario.timeline):
+    for i, step in sorted(enumerate(scenario.timeline), key=lambda item: item[1].at):
         where = f"timeline[{i}] ({step.do} at {step.at:g}s)"
         if isinstance(step, SpawnPerson):
             people.add(step.id)
+        if isinstance(step, PersonWalk | PersonFall | PersonLeave) and step.person not in people:
+            problems.append(f"{where}: person {step.person!r} is not spawned by an earlier step")
+        if isinstance(step, SpawnPerson | PersonWalk):
             for place in step.route:
                 if place.startswith("xy:"):
                     continue
@@ -265,8 +275,6 @@ def check_references(scenario: Scenario, park: Park, robots: Iterable[str]) -> l
                     resolve_place(park, place)
                 except LookupError as exc:
                     problems.append(f"{where}: route place {place!r}: {exc}")
-        elif isinstance(step, PersonFall | PersonLeave) and step.person not in people:
-            problems.append(f"{where}: person {step.person!r} is not spawned by an earlier step")
         elif isinstance(step, SensorValues | SensorSilent) and step.sensor not in park.sensors:
             problems.append(f"{where}: sensor {step.sensor!r} is not on the map")
         elif isinstance(step, CameraDrop) and step.camera not in park.cameras:
@@ -288,6 +296,7 @@ __all__ = [
     "LowBattery",
     "PersonFall",
     "PersonLeave",
+    "PersonWalk",
     "RobotDisconnect",
     "RobotStuck",
     "Scenario",

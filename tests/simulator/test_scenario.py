@@ -74,9 +74,12 @@ def test_unknown_names_are_all_reported_against_the_park() -> None:
                        "  - {at: 2, do: fall, person: b}\n"
                        "  - {at: 3, do: sensor, sensor: no_such_sensor, values: {smoke: true}}\n"
                        "  - {at: 4, do: camera_drop, camera: cam_nope}\n"
-                       "  - {at: 5, do: low_battery, robot: dog-99}\n")
+                       "  - {at: 5, do: low_battery, robot: dog-99}\n"
+                       "  - {at: 6, do: walk, person: a, route: [atlantis]}\n"
+                       "  - {at: 0.5, do: walk, person: a, route: [canteen]}\n")
     problems = check_references(s, load_park(sample_park_path()), ["dog-01"])
-    assert len(problems) == 5
+    assert len(problems) == 7
+    assert "timeline[6]" in problems.pop(0) and "atlantis" in problems.pop()  # sorted by time
     assert "nowhere_at_all" in problems[0] and "'b' is not spawned" in problems[1]
     assert "no_such_sensor" in problems[2] and "cam_nope" in problems[3] and "dog-99" in problems[4]
 
@@ -103,3 +106,23 @@ async def test_ambient_visitors_by_day_and_intruders_by_night_are_seeded() -> No
     assert day == await run(1, True) and day != await run(2, True)
     assert {s.split("-")[0] for _, k, s in day if k == "person.spawn"} == {"visitor"}
     assert {s.split("-")[0] for _, k, s in night if k == "person.spawn"} == {"intruder"}
+
+
+async def test_walk_step_sends_a_standing_person_on() -> None:
+    from robots.clock import SimClock
+    from simulator.people import Crowd
+    from simulator.world import Places
+
+    clock = SimClock()
+    crowd = Crowd(Places(load_park(sample_park_path())), clock)
+    crowd.spawn("i1", "intruder", ["xy:0,0", "xy:10,0"], speed=1.0, stay=True)
+    for _ in range(30):
+        crowd.step(1.0)
+    assert crowd.locate("i1") == (10.0, 0.0)  # arrived and stays
+    crowd.walk_on("i1", ["xy:10,20"])
+    for _ in range(10):
+        crowd.step(1.0)
+    assert crowd.locate("i1") == (10.0, 10.0)
+    for _ in range(15):
+        crowd.step(1.0)
+    assert crowd.locate("i1") is None  # arrived and left the park
