@@ -209,6 +209,8 @@ async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir:
     specs = bench_specs(list(scenes), fps_cap)
     async with VisionRuntime(specs, CountingPublisher(), data_dir, detector=det, sources=dict(sources),
                              poll_interval=0.005, pipeline=PipelineConfig(region_size=region_size)) as runtime:
+        for s in sources.values():
+            s.start()  # the streams begin now, after the runtime (and its batching calibration) is ready
         c0 = time.process_time()
         task = asyncio.create_task(runtime.run())
         await asyncio.sleep(seconds)
