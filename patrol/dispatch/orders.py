@@ -84,7 +84,13 @@ class OrderStream:
         actions: Callable[[Node], Sequence[Action]],
         tag: str = "patrol",
     ) -> Order:
-        """A new order from vertex `at` (where the robot stands, or its current base end)."""
+        """A new order from vertex `at` (where the robot stands, or its current base end).
+
+        Starting at the current base end, the new order stitches onto the running one: its first node
+        keeps the base end's sequenceId, so the robot accepts it without waiting for a cancel.
+        """
+        stitch = self.base_end
+        first_seq = stitch[1] if stitch is not None and stitch[0] == at else 0
         self.order_id = f"{tag}-{self.robot.serial_number}-{next(_order_seq)}"
         self.update_id = 0
         route = [at, *base, *horizon]
@@ -96,9 +102,10 @@ class OrderStream:
             header_id=self._next_header(),
             robot_version=self.version,
             released=1 + len(base),
+            start_sequence_id=first_seq,
         )
         self.last = None
-        self.released = deque((v, 2 * i) for i, v in enumerate([at, *base]))
+        self.released = deque((v, first_seq + 2 * i) for i, v in enumerate([at, *base]))
         return order
 
     def extend(

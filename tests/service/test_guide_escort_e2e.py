@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 
 from maps import load_park, sample_park_path
@@ -16,11 +17,12 @@ from tests.support import register_robots, running_service, service_settings
 async def test_kiosk_question_to_completed_escort(tmp_path: Path, broker: BrokerEndpoint, database_url: str) -> None:
     await register_robots(database_url, [("parkpatrol-sim", "guide-01", "guide")])
     clock = ScaledClock(speed=4.0)  # one clock for service and simulator: a 2-minute escort in ~30 s
-    settings = service_settings(tmp_path, broker, database_url)
+    iface = f"t{secrets.token_hex(3)}"  # retained messages of other tests' robots stay out
+    settings = service_settings(tmp_path, broker, database_url, broker={"vda_interface": iface})
     park = load_park(sample_park_path())
     async with running_service(settings, clock=clock) as svc, Simulation(
             park, BrokerSpec(broker.host, broker.port), clock=clock, robots=[RobotSpec("guide-01", "guide")],
-            camera_port=None, state_interval=2.0) as sim:
+            camera_port=None, state_interval=2.0, interface=iface) as sim:
         rt = svc.runtime
         for _ in range(200):
             live = rt.fleet.robots.get("guide-01")

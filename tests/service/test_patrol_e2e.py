@@ -1,0 +1,102 @@
+"""Patrol end to end: the service's planner drives simulated robot dogs over real MQTT (VDA 5050).
+
+One scaled clock runs service and simulator 8x faster than real time. A low-battery dog goes to
+the charger while the others patrol every checkpoint; an alarm pulls the robot with the lowest
+route time, which scans, reports and rejoins; a dog whose link is cut goes offline by its last
+will and the others take over its share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from maps import load_park, test_park_path
+from patrol.alarms.model import AlarmSignal, AlarmType
+from patrol.broker import BrokerEndpoint
+from patrol.dispatch.model import Mode
+from patrol.patrolling import PatrolService
+from simulator.clocks import ScaledClock
+from simulator.mqtt import BrokerSpec
+from simulator.runner import RobotSpec, Simulation
+from tests.support import register_robots, running_service, service_settings
+
+DOGS = ("dog-01", "dog-02", "dog-03")
+
+
+async def _until(cond: Callable[[], bool], what: str, within: float = 60.0) -> None:
+    for _ in range(int(within / 0.1)):
+        if cond():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+async def test_patrol_incident_battery_and_dropout(tmp_path: Path, broker: BrokerEndpoint, database_url: str) -> None:
+    await register_robots(database_url, [("parkpatrol-sim", s, "patrol_dog") for s in (*DOGS, "dog-04")])
+    iface = f"t{secrets.token_hex(3)}"
+    clock = ScaledClock(speed=8.0)
+    park_file = test_park_path()
+    settings = service_settings(tmp_path, broker, database_url, broker={"vda_interface": iface, "keepalive_s": 5},
+                                park={"map_file": str(park_file)}, fleet={"offline_after_s": 30.0})
+    robots = [RobotSpec(s, "patrol_dog", charge=95.0) for s in DOGS] + [RobotSpec("dog-04", "patrol_dog", charge=16.0)]
+    async with running_service(settings, clock=clock) as svc, Simulation(
+            load_park(park_file), BrokerSpec(broker.host, broker.port), clock=clock, robots=robots,
+            camera_port=None, state_interval=2.0, interface=iface) as sim:
+        rt = svc.runtime
+        patrol = rt.extras["patrol"]
+        assert isinstance(patrol, PatrolService)
+
+        def modes() -> dict[str, Mode]:
+            d = patrol.dispatcher
+            out: dict[str, Mode] = {}
+            for rid in (*DOGS, "dog-04"):
+                try:
+                    out[rid] = d.mode(rid) if d is not None else Mode.IDLE
+                except KeyError:
+                    continue
+            return out
+
+        await _until(lambda: all(modes().get(d) is Mode.PATROL for d in DOGS), "three dogs patrolling")
+        await _until(lambda: modes().get("dog-04") in (Mode.TO_CHARGER, Mode.CHARGING),
+                     "the low-battery dog sent to the charger")
+        await _until(lambda: all(v["idleness_s"] is not None for v in patrol.idleness().values()),
+                     "every checkpoint visited")
+        assert patrol.dispatcher is not None and patrol.dispatcher.plan is not None
+        plan = patrol.dispatcher.plan
+        assert sorted(a.robot_id for a in plan.assignments) == sorted(DOGS)
+        for loop_id, loop in enumerate(plan.loops):  # evenly spaced: robots on one loop are length / k apart
+            phases = sorted(a.phase_m % loop.length for a in plan.robots_on(loop_id))
+            gaps = [b - a for a, b in zip(phases, [*phases[1:], phases[0] + loop.length], strict=True)]
+            assert max(gaps) - min(gaps) < 1e-6 * max(1.0, loop.length), (loop.id, phases)
+
+        # an alarm at the far corner pulls the robot with the lowest route time; it scans, reports, rejoins
+        alarms = rt.extras["alarms"]
+        target = rt.park.waypoints["w12"]
+        await alarms.signal(AlarmSignal("test:smoke-w12", AlarmType.SMOKE, "sensor_trip",
+                                        position=(target.x, target.y), message="smoke at w12"))
+        await _until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the incident")
+        sent = next(r for r, m in modes().items() if m is Mode.INCIDENT)
+        try:
+            await _until(lambda: bool(patrol.reports), "the incident report", within=90.0)
+        except AssertionError:
+            live = rt.fleet.robots[sent]
+            raise AssertionError(f"{sent}: {live.order_id} last={live.last_node_id} ahead={live.node_ids_ahead} "
+                                 f"actions={live.action_states} driving={live.driving} errors={live.errors} "
+                                 f"paused={live.paused}") from None
+        report = patrol.reports[-1]
+        assert report.robot_id == sent and report.ok, report
+        assert report.actions.get("scanArea") == "FINISHED"
+        await _until(lambda: modes().get(sent) is Mode.PATROL, "the dog back on patrol")
+
+        # a dog whose link is cut: offline by its last will, the others take over its share
+        visits_before = patrol.visits
+        sim.disconnect_robot("dog-01")
+        await _until(lambda: modes().get("dog-01") is Mode.OFFLINE, "dog-01 offline by last will")
+        assert not rt.fleet.robots["dog-01"].online
+        await _until(lambda: sum(1 for d in DOGS[1:] if modes().get(d) is Mode.PATROL) == 2,
+                     "the other two patrolling")
+        await _until(lambda: patrol.visits >= visits_before + 4, "patrol visits going on without dog-01")
+        assert rt.fleet.rejected.total() == 0
