@@ -113,7 +113,7 @@ class MqttBus:
         self._subs.append(_Subscription(pattern, qos, handler))
         self._route_cache.clear()
         if self._client is not None and self.connected:
-            self._client.subscribe(pattern, qos)
+            self._client.subscribe(pattern, max(s.qos for s in self._subs if s.pattern == pattern))
 
     @property
     def connected(self) -> bool:
@@ -178,7 +178,9 @@ class MqttBus:
         self.connected_since = time.time()
         self.last_error = None
         if self._subs:
-            client.subscribe([(s.pattern, s.qos) for s in self._subs])
+            # one SUBSCRIBE per filter at the highest QoS any handler asked for (a later one would replace it)
+            client.subscribe(list({s.pattern: max(t.qos for t in self._subs if t.pattern == s.pattern)
+                                   for s in self._subs}.items()))
         client.publish(topics.SERVICE_AVAILABLE, b"online", qos=1, retain=True)
         self._connected.set()
         log.info("connected to broker %s:%d (session present: %s)", self.address.host, self.address.port,
