@@ -14,9 +14,12 @@ from vision.types import Frame
 
 
 @pytest.fixture(scope="session")
-def model_cache(request: pytest.FixtureRequest) -> Path:
-    """Data dir whose models/ export cache survives between test runs (pytest's cache dir)."""
-    return Path(request.config.cache.mkdir("parkpatrol-vision"))
+def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Data dir whose models/ export cache survives between test runs (pytest's cache dir, if enabled)."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("parkpatrol-vision")
+    return Path(cache.mkdir("parkpatrol-vision"))
 
 
 @pytest.fixture(scope="session")

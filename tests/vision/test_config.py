@@ -70,7 +70,8 @@ async def test_worker_process_publishes_camera_status(broker: BrokerEndpoint, tm
             "sys.exit(a.func(a))")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, "vision", "--broker", broker.url, "--cameras", str(cams),
-        "--data-dir", str(model_cache), cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        "--data-dir", str(model_cache), cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=asyncio.subprocess.PIPE)
     try:
         async with aiomqtt.Client(broker.host, broker.port) as client:
             await client.subscribe(topics.camera_status("door"), qos=1)
@@ -79,8 +80,9 @@ async def test_worker_process_publishes_camera_status(broker: BrokerEndpoint, tm
                     if json.loads(bytes(msg.payload))["state"] == "online":
                         break
         proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            assert await proc.wait() == 0
+        async with asyncio.timeout(60):
+            _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode(errors="replace")[-3000:]
     finally:
         if proc.returncode is None:
             proc.kill()
