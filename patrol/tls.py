@@ -9,10 +9,12 @@ Keys are ECDSA P-256; private keys are written with mode 0600.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import ipaddress
 import os
 import ssl
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,4 +148,32 @@ def mosquitto_tls_listener(port: int, pki: Pki, *, host: str = "127.0.0.1",
     ]
 
 
-__all__ = ["CertPair", "Pki", "make_pki", "mosquitto_tls_listener"]
+def cmd_tls_certs(args: argparse.Namespace) -> int:
+    """`parkpatrol tls-certs`: write a private CA and server/client certificates, print how to use them."""
+    out = Path(args.out)
+    if (out / "ca.key").exists() and not args.force:
+        print(f"error: {out / 'ca.key'} exists; pass --force to replace the CA (every certificate it signed "
+              "stops being trusted)", file=sys.stderr)
+        return 2
+    try:
+        pki = make_pki(out, hosts=args.host or ["localhost", "127.0.0.1"], days=args.days)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"CA:     {pki.ca.cert_file} (give to clients; keep {pki.ca.key_file} offline)")
+    print(f"server: {pki.server.cert_file} {pki.server.key_file}")
+    print(f"client: {pki.client.cert_file} {pki.client.key_file}")
+    print(f"service: [broker] url = \"mqtts://<host>:8883\", ca_file = \"{pki.ca.cert_file}\"")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("tls-certs", help="make a private CA and TLS certificates for the broker and HTTPS")
+    p.add_argument("--out", required=True, type=Path, help="folder for the PEM files")
+    p.add_argument("--host", action="append", help="server host name or IP (repeat; default localhost, 127.0.0.1)")
+    p.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"validity (default {DEFAULT_DAYS})")
+    p.add_argument("--force", action="store_true", help="replace an existing CA")
+    p.set_defaults(func=cmd_tls_certs)
+
+
+__all__ = ["CertPair", "Pki", "add_commands", "make_pki", "mosquitto_tls_listener"]

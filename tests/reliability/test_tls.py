@@ -110,3 +110,21 @@ def test_serve_accepts_tls_certificate_settings(pki: Pki) -> None:
     except ConfigError as e:
         pytest.fail(str(e))
     assert s.http.ssl_certfile == pki.server.cert_file  # type: ignore[attr-defined]
+
+
+def test_tls_certs_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from patrol.tls import add_commands
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers(dest="cmd", required=True))
+    args = parser.parse_args(["tls-certs", "--out", str(tmp_path / "pki"), "--host", "broker.park.local"])
+    assert args.func(args) == 0
+    assert "ca.crt" in capsys.readouterr().out
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "pki" / "ca.crt"))
+    ctx.load_cert_chain(str(tmp_path / "pki" / "server.crt"), str(tmp_path / "pki" / "server.key"))
+    assert args.func(args) == 2  # refuses to replace the CA without --force
+    assert "--force" in capsys.readouterr().err
+    args = parser.parse_args(["tls-certs", "--out", str(tmp_path / "x"), "--days", "0"])
+    assert args.func(args) == 2
