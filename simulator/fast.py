@@ -3,21 +3,74 @@
 Robots move along graph edges at a fixed speed (1 m/s by default), spend no time at vertices
 unless their policy tells them to wait, and report every vertex they reach. A robot's start vertex
 is not a visit (it has not reached it); its clock starts with the first arrival there. Time jumps from event
-to event, so an 1,800 s patrol of twelve robots takes a fraction of a second. Idleness is measured
-with `patrol.planner.idleness.IdlenessMonitor`, as the patrolling_sim monitor defines it.
+to event, so an 1,800 s patrol of twelve robots takes a fraction of a second.
+
+The simulator knows nothing of the planner: the graph's edge lengths, the policy that decides each
+robot's next vertex and the monitor that records visits (for idleness as the patrolling_sim monitor
+defines it, e.g. `patrol.planner.idleness.IdlenessMonitor`) are given as small protocols.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from patrol.planner.idleness import IdlenessMonitor, IdlenessStats
-from patrol.planner.model import Checkpoint, Node, RobotPosition
-from patrol.planner.paths import ShortestPaths
-from patrol.planner.policy import PatrolPolicy
+Node = Hashable
+
+
+class Graph(Protocol):
+    """Edge lengths in metres, keyed (from, to); `require` raises for vertices not on the graph."""
+
+    @property
+    def edge_length(self) -> Mapping[tuple[Node, Node], float]: ...
+
+    def require(self, nodes: Iterable[Node]) -> None: ...
+
+
+class Move(Protocol):
+    """Go to the adjacent vertex `node`, or (node None) stay and ask again after `wait_s`."""
+
+    @property
+    def node(self) -> Node | None: ...
+
+    @property
+    def wait_s(self) -> float: ...
+
+
+class Policy(Protocol):
+    def decide(self, robot_id: str, at: Node, now: float, arrived: bool) -> Move: ...
+
+    def drop(self, robot_id: str, now: float) -> None: ...
+
+
+class VisitMonitor(Protocol):
+    def visit(self, node: Node, robot_id: str, t: float) -> object: ...
+
+    def stats(self) -> Any: ...
+
+
+class Start(Protocol):
+    @property
+    def robot_id(self) -> str: ...
+
+    @property
+    def node(self) -> Node: ...
+
+    @property
+    def remaining_m(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a robot is: the vertex it drives to (or stands on), metres left, the vertex it left."""
+
+    robot_id: str
+    node: Node
+    remaining_m: float
+    after: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -30,10 +83,10 @@ class DropOut:
 
 @dataclass(frozen=True)
 class FastResult:
-    stats: IdlenessStats
+    stats: Any  # what the monitor's stats() returns
     duration_s: float
     visits: int
-    monitor: IdlenessMonitor
+    monitor: VisitMonitor
     distance_m: dict[str, float]
     waited_s: dict[str, float]
 
@@ -55,10 +108,10 @@ class FastSim:
 
     def __init__(
         self,
-        paths: ShortestPaths,
-        policy: PatrolPolicy,
-        starts: Sequence[RobotPosition],
-        checkpoints: Iterable[Checkpoint | Node] | None = None,
+        paths: Graph,
+        policy: Policy,
+        starts: Sequence[Start],
+        monitor: VisitMonitor,
         speed: float = 1.0,
         on_visit: Callable[[str, Node, float], None] | None = None,
     ) -> None:
@@ -68,7 +121,7 @@ class FastSim:
         self.policy = policy
         self.speed = speed
         self.now = 0.0
-        self.monitor = IdlenessMonitor(checkpoints if checkpoints is not None else paths.nodes)
+        self.monitor = monitor
         self._on_visit = on_visit
         self._robots: dict[str, _Robot] = {}
         self._queue: list[tuple[float, int, str, str, int]] = []
@@ -81,14 +134,14 @@ class FastSim:
             self._robots[s.robot_id] = _Robot(node=s.node)
             self._push(0.0, s.robot_id, "start")
 
-    def position(self, robot_id: str) -> RobotPosition:
+    def position(self, robot_id: str) -> Position:
         """Exact position now: the vertex driven to and the metres left to it."""
         r = self._robots[robot_id]
         if r.moving_from is None:
-            return RobotPosition(robot_id, r.node, 0.0)
+            return Position(robot_id, r.node, 0.0)
         edge = self.paths.edge_length[(r.moving_from, r.node)]
         left = max(0.0, edge - (self.now - r.t_depart) * self.speed)
-        return RobotPosition(robot_id, r.node, left, r.moving_from)
+        return Position(robot_id, r.node, left, r.moving_from)
 
     def run(self, duration_s: float, dropouts: Sequence[DropOut] = ()) -> FastResult:
         """Simulate until `duration_s` (simulated seconds), applying drop-outs at their times."""

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from patrol.planner.idleness import IdlenessMonitor
 from patrol.planner.model import RobotPosition, Strategy
 from patrol.planner.planner import Planner
 from patrol.planner.policy import ConscientiousReactive, RuntimePolicy
@@ -89,14 +90,15 @@ def _simulate(planner: Planner, strategy: Strategy, robots: int, duration: float
     runtime = PatrolRuntime(planner, plan.strategy)
     runtime.apply(plan, {s.robot_id: s for s in starts}, 0.0)
     policy = _TimedPolicy(runtime)
-    sim = FastSim(planner.paths, policy, starts, speed=planner.speed)
+    monitor = IdlenessMonitor(planner.paths.nodes)
+    sim = FastSim(planner.paths, policy, starts, monitor, speed=planner.speed)
     if not drop:
         res = sim.run(duration)
         run = StrategyRun(res.stats.worst_s, res.stats.average_s, plan.predicted_worst_s)
         return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()))
     t_drop = duration / 2
     res = sim.run(t_drop + AFTER_DROP_S, [DropOut(t_drop, starts[0].robot_id)])
-    after = res.monitor.stats(since=t_drop, until=t_drop + AFTER_DROP_S)
+    after = monitor.stats(since=t_drop, until=t_drop + AFTER_DROP_S)
     steady = runtime.plan.predicted_worst_s if runtime.plan is not None else None
     run = StrategyRun(res.stats.worst_s, res.stats.average_s, plan.predicted_worst_s)
     return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()), policy.drop_s, after.worst_s, steady)
@@ -125,7 +127,8 @@ def bench_graph(
     runs = {st: _simulate(planner, st, robots, duration, False) for st in (Strategy.CYCLIC, Strategy.PARTITION)}
     main = runs[chosen]
     dropped = _simulate(planner, chosen, robots, duration, True) if robots > 1 else None
-    baseline = FastSim(planner.paths, ConscientiousReactive(planner.paths, seed), main.starts, speed=planner.speed)
+    baseline = FastSim(planner.paths, ConscientiousReactive(planner.paths, seed), main.starts,
+                       IdlenessMonitor(planner.paths.nodes), speed=planner.speed)
     base = baseline.run(duration).stats
     return BenchRow(
         map=pg.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maps import load_park, sample_park_path
+from patrol.planner.idleness import IdlenessMonitor
 from patrol.planner.model import RobotPosition
 from patrol.planner.park import park_patrol, visits_per_cycle
 from patrol.planner.policy import RuntimePolicy
@@ -20,7 +21,7 @@ def test_sample_park_patrol_covers_checkpoints_and_favours_high_priority() -> No
     starts = [RobotPosition(a.robot_id, a.approach[0]) for a in plan.assignments]
     runtime = PatrolRuntime(pp.planner, plan.strategy)
     runtime.apply(plan, {s.robot_id: s for s in starts}, 0.0)
-    sim = FastSim(pp.planner.paths, RuntimePolicy(runtime), starts, checkpoints=pp.planner.checkpoints)
+    sim = FastSim(pp.planner.paths, RuntimePolicy(runtime), starts, IdlenessMonitor(pp.planner.checkpoints))
     res = sim.run(6 * 3600.0)
     assert res.stats.unvisited == 0
     high = [n for n, c in cps.items() if c.priority > 1]

@@ -32,7 +32,7 @@ def _run(
     starts = [RobotPosition(a.robot_id, a.approach[0]) for a in plan.assignments]
     runtime = PatrolRuntime(planner, plan.strategy)
     runtime.apply(plan, {s.robot_id: s for s in starts}, 0.0)
-    sim = FastSim(planner.paths, RuntimePolicy(runtime), starts)
+    sim = FastSim(planner.paths, RuntimePolicy(runtime), starts, IdlenessMonitor(planner.paths.nodes))
     sim.run(duration, dropouts or [])
     return runtime, sim
 
@@ -83,7 +83,7 @@ def test_dropout_replan_keeps_positions_and_others_respace() -> None:
     starts = [RobotPosition(a.robot_id, a.approach[0]) for a in plan.assignments]
     runtime = PatrolRuntime(planner, Strategy.CYCLIC)
     runtime.apply(plan, {s.robot_id: s for s in starts}, 0.0)
-    sim = FastSim(planner.paths, RuntimePolicy(runtime), starts)
+    sim = FastSim(planner.paths, RuntimePolicy(runtime), starts, IdlenessMonitor(planner.paths.nodes))
     sim.run(333.3)  # robots now mid-edge
     before = {r: sim.position(r) for r in runtime.robots}
     dropped = starts[1].robot_id
@@ -94,7 +94,7 @@ def test_dropout_replan_keeps_positions_and_others_respace() -> None:
         assert a.approach[0] == pos.node  # continues from where it is, no return to a start
         assert a.approach_m == pytest.approx(pos.remaining_m, abs=1e-6)
     # continue the simulation with the new plan (the sim drops the robot and keeps going)
-    sim2 = FastSim(planner.paths, RuntimePolicy(runtime), [])
+    sim2 = FastSim(planner.paths, RuntimePolicy(runtime), [], IdlenessMonitor(planner.paths.nodes))
     del sim2
     _, sim3 = _run(planner, 4, Strategy.CYCLIC, 2400.0, [DropOut(300.0, starts[1].robot_id)])
     late = [iv for t, iv, _ in sim3.monitor.intervals() if t > 1200]
@@ -135,7 +135,7 @@ def test_unknown_checkpoint_is_refused() -> None:
 def test_conscientious_reactive_baseline_covers_the_graph() -> None:
     paths = ShortestPaths(grid(4, 4))
     starts = [RobotPosition("a", 0), RobotPosition("b", 15)]
-    sim = FastSim(paths, ConscientiousReactive(paths, seed=1), starts)
+    sim = FastSim(paths, ConscientiousReactive(paths, seed=1), starts, IdlenessMonitor(paths.nodes))
     res = sim.run(1200.0)
     assert res.stats.unvisited == 0
     assert res.stats.worst_s >= 160.0 / 2 - 1e-9  # never better than the evenly spaced optimum
