@@ -112,6 +112,18 @@ async def _auto_accept_loop(rt: Runtime) -> None:
                 await rt.commander.instant(serial, [make_action(act.STATE_REQUEST), make_action(act.FACTSHEET_REQUEST)])
 
 
+async def _request_states(rt: Runtime) -> None:
+    """After a (re)start, ask every registered robot for its state and factsheet now: orders and
+    positions resynchronise at once instead of at each robot's next periodic report."""
+    from robots.vda5050 import actions as act
+    from robots.vda5050.builders import make_action
+
+    for rec in rt.registry.all():
+        with contextlib.suppress(Exception):
+            await rt.commander.instant(rec.robot_id, [make_action(act.STATE_REQUEST),
+                                                      make_action(act.FACTSHEET_REQUEST)])
+
+
 async def _liveness_loop(rt: Runtime) -> None:
     while True:
         await rt.clock.sleep(1.0)
@@ -176,6 +188,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
             if not await bus.wait_connected(10.0):
                 log.error("broker %s:%d not reachable yet (%s); the service keeps retrying",
                           endpoint.host, endpoint.port, bus.last_error)
+            else:
+                await _request_states(rt)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(loop()) for loop in loops]
                 log.info("ParkPatrol service up: %d robots registered, broker %s", len(registry.all()), endpoint.url)
@@ -201,13 +215,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
 
 
 def _routers() -> list[APIRouter]:
-    from patrol import history, patrolling, vision_service
+    from patrol import patrolling, vision_service
     from patrol.alarms import api as alarms_api
     from patrol.console import api as console_api
     from patrol.guide import api as guide_api
 
-    return [alarms_api.router, guide_api.router, console_api.router, patrolling.router, history.router,
-            vision_service.router]
+    return [alarms_api.router, guide_api.router, console_api.router, patrolling.router, vision_service.router]
 
 
 def _mount_static(app: FastAPI) -> None:

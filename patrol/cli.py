@@ -20,7 +20,7 @@ log = logging.getLogger("parkpatrol")
 
 # rooms that contribute subcommands: module -> (function for top-level commands, for `bench`)
 COMMAND_MODULES = ("maps.cli", "robots.cli", "vision.cli", "simulator.cli", "patrol.planner.cli", "patrol.alarms.cli",
-                   "patrol.guide.cli", "patrol.console.bench")
+                   "patrol.guide.cli", "patrol.console.bench", "patrol.tls")
 
 
 def _setup_logging(level: str) -> None:
@@ -61,8 +61,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_from_args(args)
     _setup_logging(settings.log_level)
     app = create_app(settings)
+    if (settings.http.ssl_certfile is None) != (settings.http.ssl_keyfile is None):
+        print("parkpatrol: http.ssl_certfile and http.ssl_keyfile go together; set both or neither", file=sys.stderr)
+        return 2
     uvicorn.run(app, host=settings.http.host, port=settings.http.port, log_level=settings.log_level.lower(),
-                ws="websockets-sansio")
+                ws="websockets-sansio",
+                ssl_certfile=str(settings.http.ssl_certfile) if settings.http.ssl_certfile else None,
+                ssl_keyfile=str(settings.http.ssl_keyfile) if settings.http.ssl_keyfile else None)
     return 0
 
 

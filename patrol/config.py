@@ -62,6 +62,8 @@ class HttpSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     cors_origins: tuple[str, ...] = ()
+    ssl_certfile: Path | None = Field(None, description="PEM certificate: serve HTTPS")
+    ssl_keyfile: Path | None = Field(None, description="PEM private key of ssl_certfile")
 
 
 class AuthSettings(Strict):

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import JSON, Float, Index, Integer, String, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patrol.api.deps import ViewerUser, state_item
+from patrol.api.deps import ViewerUser, field_error, state_item
 from patrol.live import LiveClient, LiveHub
 from patrol.store.base import Base
 
@@ -270,9 +270,9 @@ async def playback(svc: HistoryDep, user: ViewerUser,
     wanted = [k.strip() for k in kinds.split(",") if k.strip()]
     unknown = sorted(set(wanted) - set(KINDS))
     if unknown or t0 > t1:
-        detail = (f"kinds: unknown {unknown}; use {','.join(KINDS)}" if unknown
-                  else f"since ({t0}) is after until ({t1})")
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+        if unknown:
+            raise field_error("query", "kinds", f"unknown {unknown}; use {','.join(KINDS)}")
+        raise field_error("query", "since", f"since ({t0}) is after until ({t1})")
     rows = await svc.query(t0, t1, wanted, limit + 1)
     truncated = len(rows) > limit
     tracks: dict[str, list[list[Any]]] = {}

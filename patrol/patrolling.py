@@ -22,7 +22,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maps import Park, WeeklySchedule
-from patrol.api.deps import ClientAddr, SupervisorUser, ViewerUser, state_item
+from patrol.api.deps import ClientAddr, DbId, SupervisorUser, ViewerUser, field_error, state_item
 from patrol.dispatch.dispatcher import PatrolDispatcher
 from patrol.dispatch.model import Incident, IncidentReport, RobotInfo, RobotStatus
 from patrol.dispatch.orders import NodeGeometry
@@ -132,11 +132,11 @@ class PatrolService:
     def validate(self, body: PlanIn) -> None:
         unknown = [c for c in body.checkpoints if c not in self.park.checkpoints]
         if unknown:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"checkpoints: not on the map: {unknown[:5]}")
+            raise field_error("body", "checkpoints", f"not on the map: {unknown[:5]}")
         try:
             WeeklySchedule.parse(body.schedule, self.park.timezone)
         except ValueError as e:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"schedule: {e}") from e
+            raise field_error("body", "schedule", str(e)) from e
 
     def _active(self, row: PatrolPlanRow, now: float) -> bool:
         if row.mode == PlanMode.ON.value:
@@ -322,7 +322,7 @@ async def create_plan(body: PlanIn, svc: PatrolDep, user: SupervisorUser, client
     return _public(row, svc)
 
 
-async def _set(svc: PatrolService, plan_id: int, changes: dict[str, Any], actor: str) -> PatrolPlanRow:
+async def _set(svc: PatrolService, plan_id: DbId, changes: dict[str, Any], actor: str) -> PatrolPlanRow:
     async with svc.rt.store.sessions.begin() as s:
         row = await s.get(PatrolPlanRow, plan_id)
         if row is None:
@@ -336,7 +336,7 @@ async def _set(svc: PatrolService, plan_id: int, changes: dict[str, Any], actor:
 
 
 @router.put("/plans/{plan_id}", response_model=PlanPublic, responses={404: {}})
-async def update_plan(plan_id: int, body: PlanIn, svc: PatrolDep, user: SupervisorUser, client: ClientAddr
+async def update_plan(plan_id: DbId, body: PlanIn, svc: PatrolDep, user: SupervisorUser, client: ClientAddr
                       ) -> PlanPublic:
     svc.validate(body)
     changes = body.model_dump()
@@ -350,14 +350,14 @@ async def update_plan(plan_id: int, body: PlanIn, svc: PatrolDep, user: Supervis
 
 
 @router.post("/plans/{plan_id}/start", response_model=PlanPublic, responses={404: {}})
-async def start_plan(plan_id: int, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
+async def start_plan(plan_id: DbId, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
     row = await _set(svc, plan_id, {"mode": PlanMode.ON.value, "rank": 0}, user.username)
     await _audit(svc, user.username, user.role.value, "patrol.plan.start", f"plan:{plan_id}", {}, client)
     return _public(row, svc)
 
 
 @router.post("/plans/{plan_id}/stop", response_model=PlanPublic, responses={404: {}})
-async def stop_plan(plan_id: int, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
+async def stop_plan(plan_id: DbId, svc: PatrolDep, user: SupervisorUser, client: ClientAddr) -> PlanPublic:
     row = await _set(svc, plan_id, {"mode": PlanMode.OFF.value}, user.username)
     await _audit(svc, user.username, user.role.value, "patrol.plan.stop", f"plan:{plan_id}", {}, client)
     return _public(row, svc)

@@ -20,7 +20,7 @@ import shapely
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from maps import Camera, Park, Zone
-from patrol.api.deps import ViewerUser, state_item
+from patrol.api.deps import ViewerUser, field_error, state_item
 from vision.config import CameraSpec
 from vision.geometry import Homography
 from vision.rules import Rule
@@ -112,7 +112,7 @@ router = APIRouter(prefix="/api/vision", tags=["vision"])
 async def snapshot(request: Request, event_id: str, user: ViewerUser,
                    boxes: Annotated[bool, Query(description="draw the detection boxes")] = False) -> Response:
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", event_id):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "event_id: 1-128 of A-Z a-z 0-9 _ . : -")
+        raise field_error("path", "event_id", "1-128 of A-Z a-z 0-9 _ . : -")
     runtime: VisionRuntime = state_item(request, "vision", VisionRuntime)
     try:
         jpeg = await asyncio.to_thread(runtime.snapshot, event_id, boxes)

@@ -18,7 +18,7 @@ from patrol.alarms.arming import UnknownZoneError
 from patrol.alarms.model import Actor, AlarmStatus, AlarmType, ArmingMode, IncidentStatus, Severity
 from patrol.alarms.schemas import AlarmDetailPublic, AlarmPublic, IncidentDetailPublic, IncidentPublic, ZoneArmingPublic
 from patrol.alarms.service import AlarmFilter, AlarmNotFoundError, AlarmService, AlarmStateError, IncidentNotFoundError
-from patrol.api.deps import ClientAddr, OperatorUser, SupervisorUser, ViewerUser, state_item
+from patrol.api.deps import ClientAddr, DbId, OperatorUser, SupervisorUser, ViewerUser, field_error, state_item
 from patrol.audit import AuditLog
 from patrol.auth import User
 from patrol.sensors.schemas import ReadingPublic, SensorPlace, SensorPublic
@@ -100,21 +100,20 @@ def make_router() -> APIRouter:
         severity: Severity | None = None, type: AlarmType | None = None,
         zone: Annotated[str | None, Query(max_length=64)] = None,
         source: Annotated[str | None, Query(max_length=128)] = None, incident_id: int | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         status_: Annotated[AlarmStatus | None, Query(alias="status")] = None,
     ) -> list[AlarmPublic]:
         if status_ is not None:
             wanted_active = status_ in (AlarmStatus.ACTIVE_ACK, AlarmStatus.ACTIVE_UNACK)
             wanted_acked = status_ in (AlarmStatus.ACTIVE_ACK, AlarmStatus.CLEARED_ACK)
             if (active is not None and active != wanted_active) or (acked is not None and acked != wanted_acked):
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                    f"status: {status_.value} contradicts the active/acked parameters")
+                raise field_error("query", "status", f"{status_.value} contradicts the active/acked parameters")
             active, acked = wanted_active, wanted_acked
         return await alarms.list_alarms(AlarmFilter(active, acked, severity, type, zone, source, incident_id,
                                                     limit, offset))
 
     @router.get("/alarms/{alarm_id}", tags=["alarms"])
-    async def get_alarm(alarm_id: int, alarms: Alarms, user: ViewerUser) -> AlarmDetailPublic:
+    async def get_alarm(alarm_id: DbId, alarms: Alarms, user: ViewerUser) -> AlarmDetailPublic:
         try:
             return await alarms.get_alarm(alarm_id)
         except AlarmNotFoundError as exc:
@@ -129,21 +128,21 @@ def make_router() -> APIRouter:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
     @router.post("/alarms/{alarm_id}/ack", tags=["alarms"])
-    async def ack(alarm_id: int, alarms: Alarms, user: OperatorUser, remote: ClientAddr) -> AlarmPublic:
+    async def ack(alarm_id: DbId, alarms: Alarms, user: OperatorUser, remote: ClientAddr) -> AlarmPublic:
         return await _act(alarms.ack(alarm_id, _actor(user, remote)))
 
     @router.post("/alarms/{alarm_id}/assign", tags=["alarms"])
-    async def assign(alarm_id: int, body: AssignBody, alarms: Alarms, user: OperatorUser,
+    async def assign(alarm_id: DbId, body: AssignBody, alarms: Alarms, user: OperatorUser,
                      remote: ClientAddr) -> AlarmPublic:
         return await _act(alarms.assign(alarm_id, body.assignee or None, _actor(user, remote)))
 
     @router.post("/alarms/{alarm_id}/comment", tags=["alarms"])
-    async def comment(alarm_id: int, body: CommentBody, alarms: Alarms, user: OperatorUser,
+    async def comment(alarm_id: DbId, body: CommentBody, alarms: Alarms, user: OperatorUser,
                       remote: ClientAddr) -> AlarmPublic:
         return await _act(alarms.comment(alarm_id, body.text, _actor(user, remote)))
 
     @router.post("/alarms/{alarm_id}/clear", tags=["alarms"])
-    async def clear(alarm_id: int, alarms: Alarms, user: OperatorUser, remote: ClientAddr,
+    async def clear(alarm_id: DbId, alarms: Alarms, user: OperatorUser, remote: ClientAddr,
                     body: ClearBody | None = None) -> AlarmPublic:
         return await _act(alarms.clear(alarm_id, _actor(user, remote), body.note if body else ""))
 
@@ -152,12 +151,12 @@ def make_router() -> APIRouter:
     async def list_incidents(
         alarms: Alarms, user: ViewerUser, status_: Annotated[IncidentStatus | None, Query(alias="status")] = None,
         zone: Annotated[str | None, Query(max_length=64)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> list[IncidentPublic]:
         return await alarms.list_incidents(status_.value if status_ else None, zone, limit, offset)
 
     @router.get("/incidents/{incident_id}", tags=["incidents"])
-    async def get_incident(incident_id: int, alarms: Alarms, user: ViewerUser) -> IncidentDetailPublic:
+    async def get_incident(incident_id: DbId, alarms: Alarms, user: ViewerUser) -> IncidentDetailPublic:
         try:
             return await alarms.get_incident(incident_id)
         except IncidentNotFoundError as exc:
@@ -200,7 +199,7 @@ def make_router() -> APIRouter:
         except UnknownSensorError as exc:
             raise _not_found(exc) from exc
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+            raise field_error("body", "x", str(exc)) from exc
 
     @router.get("/sensors/{sensor_id:path}/readings", tags=["sensors"])
     async def readings(sensor_id: str, sensors: Sensors, user: ViewerUser,

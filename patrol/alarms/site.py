@@ -54,6 +54,8 @@ class ParkLike(Protocol):
     @property
     def cameras(self) -> Mapping[str, CameraLike]: ...
 
+    def contains(self, x: float, y: float) -> bool: ...
+
 
 def zone_at(park: ParkLike, x: float, y: float) -> str | None:
     """Id of the highest-priority zone containing (x, y), or None."""

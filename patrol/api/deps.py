@@ -19,7 +19,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 
 from patrol.auth import AuthError, AuthService, User
 from patrol.roles import Role
@@ -96,3 +96,13 @@ OperatorUser = Annotated[User, Depends(require_role(Role.OPERATOR))]
 SupervisorUser = Annotated[User, Depends(require_role(Role.SUPERVISOR))]
 AdminUser = Annotated[User, Depends(require_role(Role.ADMIN))]
 ClientAddr = Annotated[str, Depends(client_address)]
+
+
+def field_error(where: str, field: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, naming the field (`where`: body, query, path)."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         [{"loc": [where, field], "msg": message, "type": "value_error"}])
+
+
+DbId = Annotated[int, Path(ge=1, le=2**63 - 1, description="database id")]
+"""An integer id in a path: bounded, so no value can overflow the database's BIGINT."""

@@ -170,7 +170,8 @@ async def ask(body: AskRequest, guide: Guide) -> AskResponse:
     return _answer(guide, answer)
 
 
-@router.post("/api/guide/escort", status_code=status.HTTP_201_CREATED, dependencies=[Depends(rate_limited)])
+@router.post("/api/guide/escort", status_code=status.HTTP_201_CREATED, dependencies=[Depends(rate_limited)],
+             responses={503: {"description": "no guide robot is available, or the escort queue is full"}})
 async def request_escort(body: EscortRequest, guide: Guide) -> EscortPublic:
     try:
         view = guide.request_escort(body.poi, body.origin, body.lang)

@@ -45,6 +45,9 @@ def snapshot_ref(event_id: str) -> str:
     return f"/api/vision/events/{event_id}/snapshot.jpg"
 
 
+MAX_PAYLOAD_BYTES = 64 * 1024  # a Zigbee2MQTT state or a vision event is a few hundred bytes
+
+
 @dataclass
 class IngestCounters:
     messages: int = 0
@@ -205,6 +208,10 @@ class SensorService:
     async def handle_message(self, topic: str, payload: bytes) -> None:
         """Route one MQTT message; never raises for bad input (counted in `counters`)."""
         self.counters.messages += 1
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            self.counters.malformed += 1
+            self._warn(f"{topic[:200]!r}: payload of {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
+            return
         try:
             await self.load()
             if topic.startswith(wire.Z2M_PREFIX):
@@ -407,6 +414,10 @@ class SensorService:
             self._seen_vision.popitem(last=False)
         camera = self._park.cameras.get(obj.camera)
         position = obj.map_position
+        if position is not None and not self._park.contains(*position):
+            self.counters.vision_ignored += 1
+            self._warn(f"vision event {obj.id} on {obj.camera}: position {position} is outside the park; ignored")
+            return
         if position is None and camera is not None:
             position = (camera.x, camera.y)
         zone = zone_at(self._park, *position) if position is not None else None

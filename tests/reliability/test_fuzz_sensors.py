@@ -100,9 +100,6 @@ async def test_sensor_and_vision_ingest_fuzz(harness: Harness, messages: list[tu
     assert await harness.alarms.active_alarm(sensor_source(GOOD_SENSOR), AlarmType.INTRUSION) == good_before
 
 
-@pytest.mark.xfail(strict=True, reason="no payload size limit on sensor ingest: patrol/sensors/service.py "
-                   "handle_message (line ~193) should reject payloads over a policy limit (e.g. "
-                   "SensorPolicy.max_payload_bytes = 64 KiB) before parsing, counting them as malformed")
 async def test_oversized_sensor_payload_is_refused(harness: Harness) -> None:
     before = harness.sensors.counters.malformed
     await harness.sensors.handle_message("zigbee2mqtt/pir_tp_lawn", b'{"battery": 50, "pad": "' + b"A" * 2_000_000
@@ -110,10 +107,6 @@ async def test_oversized_sensor_payload_is_refused(harness: Harness) -> None:
     assert harness.sensors.counters.malformed == before + 1
 
 
-@pytest.mark.xfail(strict=True, reason="vision events with a position outside the park raise an alarm placed "
-                   "there: patrol/sensors/service.py _vision (line ~405) should check "
-                   "self._park.contains(*position) and count the event as malformed (or fall back to the camera's "
-                   "position) instead of signalling an alarm at an impossible place")
 async def test_vision_event_outside_the_map_raises_no_alarm_there(harness: Harness) -> None:
     event = {"type": "new", "after": {"id": "evt-far", "camera": "cam_test", "label": "person",
                                       "rules": ["restricted"], "score": 0.95, "position": {"x": 1e9, "y": -1e9}}}

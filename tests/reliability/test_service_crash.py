@@ -159,7 +159,7 @@ async def test_sigkill_and_restart_keeps_what_was_stored(serve: tuple[ServeProce
             login = await client.post("/api/auth/login",
                                       json={"username": "night-guard", "password": "a-long-password-1"})
             assert login.status_code == 200
-            resynced = len(watcher.instant_actions) > actions_before  # see the xfail test below
+            resynced = len(watcher.instant_actions) > actions_before  # see the test below
             # the retained `offline` is delivered again after the restart: still one alarm, the same one
             after = await _camera_alarms(client, token, within=3)
             assert [a["id"] for a in after] == [a["id"] for a in before]
@@ -171,10 +171,6 @@ async def test_sigkill_and_restart_keeps_what_was_stored(serve: tuple[ServeProce
           f"restart (first start {first_start:.2f} s); stateRequest sent on restart: {resynced}")
 
 
-@pytest.mark.xfail(strict=True, reason="no resync after a restart: patrol/app.py lifespan (after `bus.wait_connected`) "
-                   "should send an instantActions `stateRequest` to every registered robot, e.g. "
-                   "`for rec in registry.all(): await commander.instant(rec.robot_id, [make_action(STATE_REQUEST)])`, "
-                   "so orders and positions resynchronise without waiting up to 30 s for the next state")
 async def test_restart_asks_every_registered_robot_for_its_state(tmp_path: Path, broker: BrokerEndpoint,
                                                                  database_url: str) -> None:
     from tests.support import running_service, service_settings

@@ -100,9 +100,6 @@ async def test_https_with_generated_certificates(tmp_path: Path, pki: Pki, broke
                 await client.get(f"http://127.0.0.1:{server.port}/api/health")
 
 
-@pytest.mark.xfail(strict=True, reason="HTTPS is not configurable for `parkpatrol serve`: patrol/config.py:59 "
-                   "HttpSettings lacks ssl_certfile/ssl_keyfile (Path | None), and patrol/cli.py cmd_serve must "
-                   "pass ssl_certfile=/ssl_keyfile= to uvicorn.run (and set auth.cookie_secure when they are set)")
 def test_serve_accepts_tls_certificate_settings(pki: Pki) -> None:
     try:
         s = load_settings(False, {"http": {"ssl_certfile": str(pki.server.cert_file),
