@@ -125,9 +125,13 @@ async def _request_states(rt: Runtime) -> None:
 
 
 async def _liveness_loop(rt: Runtime) -> None:
+    connects = rt.bus.stats.connects
     while True:
         await rt.clock.sleep(1.0)
         rt.fleet.expire(rt.settings.fleet.offline_after_s)
+        if rt.bus.stats.connects != connects and rt.bus.connected:  # back after a broker outage: resync
+            connects = rt.bus.stats.connects
+            await _request_states(rt)
 
 
 async def _broker_endpoint(settings: Settings, stack: AsyncExitStack) -> BrokerEndpoint:
