@@ -199,7 +199,8 @@ def make_router() -> APIRouter:
         except UnknownSensorError as exc:
             raise _not_found(exc) from exc
         except ValueError as exc:
-            raise field_error("body", "x", str(exc)) from exc
+            name, sep, message = str(exc).partition(": ")  # the place errors start with the field's name
+            raise field_error("body", name if sep and name.isidentifier() else "sensor", message or name) from exc
 
     @router.get("/sensors/{sensor_id:path}/readings", tags=["sensors"])
     async def readings(sensor_id: str, sensors: Sensors, user: ViewerUser,
