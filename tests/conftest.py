@@ -86,3 +86,16 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture
+def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerEndpoint]:
+    """A Mosquitto of this test's own: for tests whose simulated devices leave retained messages
+    (availability, connection) that would leak into other tests on the session broker."""
+    need(mosquitto_binary() is not None, "mosquitto is not installed (apt-get install mosquitto)")
+    proc = MosquittoProcess(data_dir=tmp_path_factory.mktemp("mosquitto-private"))
+    proc.start()
+    try:
+        yield proc.endpoint
+    finally:
+        proc.stop()

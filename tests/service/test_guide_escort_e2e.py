@@ -14,7 +14,9 @@ from simulator.runner import RobotSpec, Simulation
 from tests.support import register_robots, running_service, service_settings
 
 
-async def test_kiosk_question_to_completed_escort(tmp_path: Path, broker: BrokerEndpoint, database_url: str) -> None:
+async def test_kiosk_question_to_completed_escort(tmp_path: Path, private_broker: BrokerEndpoint,
+        database_url: str) -> None:
+    broker = private_broker
     await register_robots(database_url, [("parkpatrol-sim", "guide-01", "guide")])
     clock = ScaledClock(speed=4.0)  # one clock for service and simulator: a 2-minute escort in ~30 s
     iface = f"t{secrets.token_hex(3)}"  # retained messages of other tests' robots stay out

@@ -34,7 +34,9 @@ async def _until(cond: Callable[[], bool], what: str, within: float = 60.0) -> N
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-async def test_patrol_incident_battery_and_dropout(tmp_path: Path, broker: BrokerEndpoint, database_url: str) -> None:
+async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broker: BrokerEndpoint,
+        database_url: str) -> None:
+    broker = private_broker
     await register_robots(database_url, [("parkpatrol-sim", s, "patrol_dog") for s in (*DOGS, "dog-04")])
     iface = f"t{secrets.token_hex(3)}"
     clock = ScaledClock(speed=8.0)

@@ -22,10 +22,11 @@ from tests.support import register_robots, running_service, service_settings
 SPEED = 10.0
 
 
-async def test_intrusion_at_the_data_labelling_centre(tmp_path: Path, broker: BrokerEndpoint,
+async def test_intrusion_at_the_data_labelling_centre(tmp_path: Path, private_broker: BrokerEndpoint,
                                                       database_url: str) -> None:
     scenario = load_scenario("intrusion_data_labelling")
     dogs = [f"dog-{i:02d}" for i in range(1, 5)]
+    broker = private_broker
     await register_robots(database_url, [("parkpatrol-sim", d, "patrol_dog") for d in dogs]
                           + [("parkpatrol-sim", "guide-01", "guide")])
     iface = f"t{secrets.token_hex(3)}"
@@ -53,9 +54,11 @@ async def test_intrusion_at_the_data_labelling_centre(tmp_path: Path, broker: Br
         assert svc.runtime.fleet.rejected.total() == 0
 
 
-async def test_robot_battery_failure_during_patrol(tmp_path: Path, broker: BrokerEndpoint, database_url: str) -> None:
+async def test_robot_battery_failure_during_patrol(tmp_path: Path, private_broker: BrokerEndpoint,
+        database_url: str) -> None:
     scenario = load_scenario("robot_battery_failure")
     dogs = [f"dog-{i:02d}" for i in range(1, 5)]
+    broker = private_broker
     await register_robots(database_url, [("parkpatrol-sim", d, "patrol_dog") for d in dogs]
                           + [("parkpatrol-sim", "guide-01", "guide")])
     iface = f"t{secrets.token_hex(3)}"
