@@ -265,9 +265,14 @@ class PatrolDispatcher:
         route = choice.route
         start = route[0]
         rest = list(route[1:]) if len(route) > 1 else []
-        if not rest:  # already there: the order is the one node with the actions
+        if not rest:
+            # already there: a one-node order replaces the patrol order, and the actions go as instant
+            # actions (a stitched order's first node is already traversed, so its node actions would not run)
             order = r.stream.start(start, [], [], now, lambda v: (), tag="incident")
-            order = order.model_copy(update={"nodes": [order.nodes[0].model_copy(update={"actions": acts})]})
+            self.sink.send_order(r.info.robot_id, order)
+            self.sink.send_instant_actions(r.info.robot_id, build_instant_actions(
+                r.info.vda, acts, timestamp=utc_now_from(now), robot_version=r.info.version))
+            return choice
         else:
             order = r.stream.start(start, rest, [], now, lambda v: acts if v == incident.node else (), tag="incident")
         self.sink.send_order(r.info.robot_id, order)
