@@ -186,9 +186,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
             loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt)]
             if fleet.auto_accept:
                 loops.append(lambda: _auto_accept_loop(rt))
+            # The bus closes after every subsystem (exit stack order), so their shutdown can still
+            # publish (vision's "camera offline", ...); it starts after they have all subscribed, so
+            # nothing the persistent session holds arrives before its handler exists.
+            stack.push_async_callback(bus.stop)
             for sub in extra_subsystems:
                 loops.extend(await sub.setup(rt, stack))
-            await stack.enter_async_context(bus)
+            await bus.start()
             if not await bus.wait_connected(10.0):
                 log.error("broker %s:%d not reachable yet (%s); the service keeps retrying",
                           endpoint.host, endpoint.port, bus.last_error)
