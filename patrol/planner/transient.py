@@ -17,6 +17,7 @@ plus its first visit, then the gaps between the visits that follow.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -26,7 +27,11 @@ from patrol.planner.paths import ShortestPaths
 from patrol.planner.placement import nearest_entries, place_at_entries
 
 MAX_EVALUATIONS = 400
-"""Upper bound on predicted schedules per re-plan (keeps the re-plan well under a second)."""
+"""Upper bound on predicted schedules per re-plan."""
+SEARCH_S = 0.25
+"""Wall-clock cap on the search (a loaded machine tries fewer moves; the re-plan stays under 1 s)."""
+MAX_WORK = 300_000
+"""And on evaluations x robots x loop vertices: big loops and teams try fewer moves."""
 CANDIDATES_PER_ROBOT = 8
 
 
@@ -34,11 +39,19 @@ def predict_worst_m(
     loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, ages_m: Mapping[Node, float]
 ) -> float:
     """Worst predicted interval (metres) of the loop's vertices over the next lap after a re-plan."""
-    return _predict(loop, assignments, paths, ages_m)[0]
+    return _predict(loop, assignments, paths, _age_array(paths, ages_m))[0]
+
+
+def _age_array(paths: ShortestPaths, ages_m: Mapping[Node, float]) -> np.ndarray:
+    out = np.zeros(len(paths.nodes))
+    for v, d in ages_m.items():
+        if v in paths:
+            out[paths.index[v]] = d
+    return out
 
 
 def _predict(
-    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, ages_m: Mapping[Node, float]
+    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, age_of: np.ndarray
 ) -> tuple[float, float]:
     """(worst interval, total metres of intervals above the steady spacing) for these assignments."""
     if not assignments or loop.length <= 0:
@@ -79,10 +92,10 @@ def _predict(
     first = np.ones(len(x), dtype=bool)
     first[1:] = x[1:] != x[:-1]
     gaps = np.diff(t, prepend=0.0)
-    age = np.array([ages_m.get(paths.nodes[i], 0.0) for i in x[first]])
+    age = age_of[x[first]]
     gaps[first] = age + t[first]
     seen = set(x[first].tolist())
-    unseen = np.array([ages_m.get(v, 0.0) + horizon for v in loop.walk if paths.index[v] not in seen])
+    unseen = np.array([age_of[i] + horizon for i in set(walk_i.tolist()) - seen])
     gaps = np.concatenate([gaps, unseen])
     worst = float(gaps.max()) if len(gaps) else 0.0
     excess = float(np.clip(gaps - loop.length / len(assignments), 0.0, None).sum())
@@ -116,13 +129,16 @@ def shortcut_placement(
     """
     entries = nearest_entries(loop, robots, paths)
     _, best = place_at_entries(loop, loop_id, robots, paths, entries)
-    base = _predict(loop, best, paths, ages_m)
+    age_of = _age_array(paths, ages_m)
+    base = _predict(loop, best, paths, age_of)
     if len(robots) < 2 or len(loop.walk) < 3:
         return best, base[0], base[0]
     # greedy single robots' moves to other entries; scores: the worst interval first, then the total
     # excess, so that a move serving part of a hole (a plateau of equal intervals) counts and the
     # next move can finish it
-    score, best = _greedy(loop, loop_id, robots, paths, ages_m, _score(base), entries, best, MAX_EVALUATIONS)
+    budget = min(MAX_EVALUATIONS, MAX_WORK // (len(robots) * len(loop.walk)))
+    deadline = time.perf_counter() + SEARCH_S
+    score, best = _greedy(loop, loop_id, robots, paths, age_of, _score(base), entries, best, budget, deadline)
     return best, base[0], score[0]
 
 
@@ -131,11 +147,12 @@ def _greedy(
     loop_id: int,
     robots: Sequence[RobotPosition],
     paths: ShortestPaths,
-    ages_m: Mapping[Node, float],
+    age_of: np.ndarray,
     score: tuple[float, float],
     entries: list[int],
     best: list[Assignment],
     budget: int,
+    deadline: float,
 ) -> tuple[tuple[float, float], list[Assignment]]:
     """Single robots' moves to other entries while one lowers the score (at most `budget` tried)."""
     entries = list(entries)
@@ -145,11 +162,11 @@ def _greedy(
         move: tuple[tuple[float, float], int, int, list[Assignment]] | None = None
         for i, options in enumerate(cands):
             for m in options:
-                if m == entries[i] or evaluations >= budget:
+                if m == entries[i] or evaluations >= budget or time.perf_counter() > deadline:
                     continue
                 trial = [*entries[:i], m, *entries[i + 1 :]]
                 _, assigns = place_at_entries(loop, loop_id, robots, paths, trial)
-                trial_score = _score(_predict(loop, assigns, paths, ages_m))
+                trial_score = _score(_predict(loop, assigns, paths, age_of))
                 evaluations += 1
                 if trial_score < (move[0] if move else score):
                     move = (trial_score, i, m, assigns)

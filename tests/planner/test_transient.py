@@ -8,6 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
+from patrol.planner import transient
 from patrol.planner.bench import dropout_floor_s
 from patrol.planner.idleness import IdlenessMonitor
 from patrol.planner.model import RobotPosition, Strategy
@@ -83,8 +84,12 @@ def test_a_robot_takes_a_shortcut_to_serve_the_oldest_vertices_first() -> None:
     assert jumper.approach[0] == 0 and 6 in jumper.approach and after_0 not in jumper.approach
 
 
-def test_dropout_replan_uses_shortcuts_on_1r5_and_measures_what_it_predicts(shared_dir: Path) -> None:
+def test_dropout_replan_uses_shortcuts_on_1r5_and_measures_what_it_predicts(
+    shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from maps.patrolgraph import load_patrol_graph
+
+    monkeypatch.setattr(transient, "SEARCH_S", 60.0)  # a loaded test machine must not cut the search short
 
     _, runtime, sim, monitor, ids = _start(
         load_patrol_graph(shared_dir / "benchmarks/patrol-graphs/1r5.graph").graph, 6
