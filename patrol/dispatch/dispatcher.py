@@ -46,6 +46,8 @@ class _IncidentJob:
     action_ids: dict[str, str]  # actionId -> actionType
     t_assigned: float
     t_arrived: float | None = None
+    on_arrival: list[Action] = field(default_factory=list)
+    """Instant actions to send once the robot stands at the incident node."""
 
 
 @dataclass
@@ -160,6 +162,7 @@ class PatrolDispatcher:
         for r in self._robots.values():
             if r.mode is Mode.PATROL:
                 self._instant(r, "cancelOrder", now)
+                r.stream.released.clear()  # the robot drops its remaining nodes
                 r.mode = Mode.IDLE
         self.runtime.start([], now)
 
@@ -187,7 +190,8 @@ class PatrolDispatcher:
                 self._reached_on_patrol(r, node, now)
         if r.mode is Mode.PATROL and status.driving:
             self.runtime.depart(r.info.robot_id, now)
-        if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None:
+        if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None and not r.stream.released:
+            # (a robot still driving released nodes joins where they end: a new order must stitch there)
             self._join(r, status.last_node, now)
         elif r.mode is Mode.PATROL:
             if not self._battery_low(r):
@@ -266,13 +270,12 @@ class PatrolDispatcher:
         start = route[0]
         rest = list(route[1:]) if len(route) > 1 else []
         if not rest:
-            # already there: a one-node order replaces the patrol order, and the actions go as instant
-            # actions (a stitched order's first node is already traversed, so its node actions would not run)
+            # the incident is at the robot's base end: a one-node order stitched there ends the patrol, and
+            # the actions go as instant actions once the robot stands there (node actions on a stitching
+            # node do not run when the robot has passed it already; sent now, they would run on the way
+            # and the robot would rejoin the patrol before it got there)
             order = r.stream.start(start, [], [], now, lambda v: (), tag="incident")
-            self.sink.send_order(r.info.robot_id, order)
-            self.sink.send_instant_actions(r.info.robot_id, build_instant_actions(
-                r.info.vda, acts, timestamp=utc_now_from(now), robot_version=r.info.version))
-            return choice
+            r.job.on_arrival = acts
         else:
             order = r.stream.start(start, rest, [], now, lambda v: acts if v == incident.node else (), tag="incident")
         self.sink.send_order(r.info.robot_id, order)
@@ -400,12 +403,16 @@ class PatrolDispatcher:
             return
         if job.t_arrived is None and st.last_node == job.incident.node and not r.stream.released:
             job.t_arrived = now
+            if job.on_arrival:
+                self.sink.send_instant_actions(r.info.robot_id, build_instant_actions(
+                    r.info.vda, job.on_arrival, timestamp=utc_now_from(now), robot_version=r.info.version))
+                job.on_arrival = []
         states = {job.action_ids[a]: s for a, s in st.action_states.items() if a in job.action_ids}
         if len(states) == len(job.action_ids) and all(s in TERMINAL for s in states.values()):
             r.job = None
             self._report(job, r, ok=all(s == "FINISHED" for s in states.values()), now=now, states=states)
             r.mode = Mode.IDLE
-            if self.patrolling and st.last_node is not None:
+            if self.patrolling and st.last_node is not None and not r.stream.released:
                 self._join(r, st.last_node, now)
 
     def _report(self, job: _IncidentJob, r: _Robot, ok: bool, now: float, states: dict[str, str]) -> None:

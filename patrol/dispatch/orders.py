@@ -90,6 +90,13 @@ class OrderStream:
         keeps the base end's sequenceId, so the robot accepts it without waiting for a cancel.
         """
         stitch = self.base_end
+        if self.released and stitch is not None and stitch[0] != at:
+            # VDA 5050: while released nodes remain, a new orderId is accepted only when it stitches onto
+            # the base end; anything else the robot refuses with an orderUpdateError
+            raise ValueError(
+                f"robot {self.robot}: a new order from {at!r} would not stitch onto the released base "
+                f"ending at {stitch[0]!r}/{stitch[1]}; start it there or wait until the robot gets there"
+            )
         first_seq = stitch[1] if stitch is not None and stitch[0] == at else 0
         self.order_id = f"{tag}-{self.robot.serial_number}-{next(_order_seq)}"
         self.update_id = 0

@@ -11,12 +11,16 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patrol.planner.idleness import IdlenessMonitor
 from patrol.planner.model import RobotPosition, Strategy
 from patrol.planner.planner import Planner
 from patrol.planner.policy import ConscientiousReactive, RuntimePolicy
 from patrol.planner.runtime import PatrolRuntime
+
+if TYPE_CHECKING:
+    from simulator.fast import FastSim
 
 TEAM_SIZES = (1, 2, 4, 6, 8, 12)
 AFTER_DROP_S = 600.0
@@ -51,6 +55,8 @@ class BenchRow:
     replan_s: float | None
     after_drop_worst_s: float | None
     after_drop_steady_s: float | None
+    after_drop_floor_s: float | None
+    """No policy can keep the worst interval after the drop-out below this (see `dropout_floor_s`)."""
     waited_s: float
 
     def to_json(self) -> dict[str, object]:
@@ -79,6 +85,7 @@ class _Sim:
     replan_s: float | None = None
     after_drop_worst_s: float | None = None
     after_drop_steady_s: float | None = None
+    after_drop_floor_s: float | None = None
 
 
 def _simulate(planner: Planner, strategy: Strategy, robots: int, duration: float, drop: bool) -> _Sim:
@@ -97,11 +104,30 @@ def _simulate(planner: Planner, strategy: Strategy, robots: int, duration: float
         run = StrategyRun(res.stats.worst_s, res.stats.average_s, plan.predicted_worst_s)
         return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()))
     t_drop = duration / 2
+    sim.run(t_drop - 1e-6)
+    floor = dropout_floor_s(planner, sim, monitor, [s.robot_id for s in starts[1:]], t_drop - 1e-6)
     res = sim.run(t_drop + AFTER_DROP_S, [DropOut(t_drop, starts[0].robot_id)])
     after = monitor.stats(since=t_drop, until=t_drop + AFTER_DROP_S)
     steady = runtime.plan.predicted_worst_s if runtime.plan is not None else None
     run = StrategyRun(res.stats.worst_s, res.stats.average_s, plan.predicted_worst_s)
-    return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()), policy.drop_s, after.worst_s, steady)
+    return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()), policy.drop_s, after.worst_s, steady,
+                floor)
+
+
+def dropout_floor_s(planner: Planner, sim: FastSim, monitor: IdlenessMonitor, survivors: list[str],
+                     now: float) -> float:
+    """A lower bound on the worst interval after the drop-out, whatever any policy does: a vertex's
+    interval is at least its idleness now plus the time the nearest survivor needs to get there
+    (driving on to the vertex it is heading for, then by the shortest path, at the patrol speed)."""
+    pos = [sim.position(rid) for rid in survivors]
+    paths = planner.paths
+    floor = 0.0
+    for c in monitor.live(now):
+        if c.idle_s is None:
+            continue
+        reach = min(p.remaining_m + paths.dist(p.node, c.node) for p in pos) / planner.speed
+        floor = max(floor, c.idle_s + reach)
+    return floor
 
 
 class _TimedPolicy(RuntimePolicy):
@@ -149,6 +175,8 @@ def bench_graph(
         replan_s=None if dropped is None or dropped.replan_s is None else round(dropped.replan_s, 4),
         after_drop_worst_s=None if dropped is None else dropped.after_drop_worst_s,
         after_drop_steady_s=None if dropped is None else dropped.after_drop_steady_s,
+        after_drop_floor_s=None if dropped is None or dropped.after_drop_floor_s is None
+        else round(dropped.after_drop_floor_s, 2),
         waited_s=round(main.waited_s, 1),
     )
 
@@ -157,8 +185,8 @@ def markdown_table(rows: list[BenchRow]) -> str:
     head = (
         "| map | V | N | strategy | tour (m) | ref TSP/N (s) | worst (s) | worst / ref TSP/N | cyclic worst "
         "| partition worst | avg (s) | CR baseline worst | baseline / ours | plan (s) | replan (s) "
-        "| worst 10 min after drop-out / new steady |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| worst 10 min after drop-out / new steady | ratio | floor / new steady |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
@@ -168,11 +196,14 @@ def markdown_table(rows: list[BenchRow]) -> str:
             if r.after_drop_worst_s is not None and r.after_drop_steady_s
             else "—"
         )
+        steady = r.after_drop_steady_s
+        ratio = f"{r.after_drop_worst_s / steady:.2f}" if r.after_drop_worst_s is not None and steady else "—"
+        floor = f"{r.after_drop_floor_s / steady:.2f}" if r.after_drop_floor_s is not None and steady else "—"
         lines.append(
             f"| {r.map} | {r.vertices} | {r.robots} | {r.strategy} | {r.tour_m:.1f} | "
             f"{f'{ref:.1f}' if ref else '—'} | {r.worst_s:.1f} | {f'{r.worst_s / ref:.3f}' if ref else '—'} | "
             f"{r.cyclic.worst_s:.1f} | {r.partition.worst_s:.1f} | {r.average_s:.1f} | "
             f"{r.baseline_worst_s:.1f} | {r.baseline_ratio:.2f} | {r.plan_s:.3f} | "
-            f"{f'{r.replan_s:.4f}' if r.replan_s is not None else '—'} | {drop} |"
+            f"{f'{r.replan_s:.4f}' if r.replan_s is not None else '—'} | {drop} | {ratio} | {floor} |"
         )
     return head + "\n".join(lines) + "\n"

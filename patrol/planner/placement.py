@@ -57,13 +57,10 @@ def place_on_loop(
     return best[1], best[2], best[0]
 
 
-def _place_one_way(
-    loop: Loop, loop_id: int, robots: Sequence[RobotPosition], paths: ShortestPaths
-) -> tuple[float, list[Assignment]]:
-    length = loop.length
-    k = len(robots)
+def nearest_entries(loop: Loop, robots: Sequence[RobotPosition], paths: ShortestPaths) -> list[int]:
+    """Each robot's entry: the nearest loop vertex (where it stands, continuing the way it goes)."""
     walk_idx = [paths.index[v] for v in loop.walk]
-    entries: list[tuple[int, float]] = []
+    entries: list[int] = []
     for r in robots:
         dists = paths.matrix[paths.index[r.node], walk_idx]
         e = int(np.argmin(dists))
@@ -72,7 +69,26 @@ def _place_one_way(
             same_way = [j for j in np.flatnonzero(dists == 0.0) if loop.walk[j - 1] == r.after]
             if same_way:
                 e = int(same_way[0])
-        entries.append((e, float(dists[e]) + r.remaining_m))
+        entries.append(e)
+    return entries
+
+
+def _place_one_way(
+    loop: Loop, loop_id: int, robots: Sequence[RobotPosition], paths: ShortestPaths
+) -> tuple[float, list[Assignment]]:
+    return place_at_entries(loop, loop_id, robots, paths, nearest_entries(loop, robots, paths))
+
+
+def place_at_entries(
+    loop: Loop, loop_id: int, robots: Sequence[RobotPosition], paths: ShortestPaths, entry_idx: Sequence[int]
+) -> tuple[float, list[Assignment]]:
+    """Phases for robots that join `loop` at the given walk indices (by shortest path); returns the
+    waiting spread and the assignments."""
+    length = loop.length
+    k = len(robots)
+    entries = [
+        (e, paths.dist(r.node, loop.walk[e]) + r.remaining_m) for r, e in zip(robots, entry_idx, strict=True)
+    ]
     s = np.array([loop.arc[e] - d for e, d in entries])
     if k == 0:
         return 0.0, []

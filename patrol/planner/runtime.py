@@ -12,10 +12,11 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
+from patrol.planner.transient import loop_ages_m, shortcut_placement
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ class PatrolRuntime:
         """A robot leaves (offline, incident, charging): the others re-plan from where they are.
 
         `positions` overrides where the others are taken to be (e.g. the end of their released route).
+        Robots of a loop may take shortcuts to join it further ahead when that shortens the longest
+        wait of a vertex in the transient (the hole the robot leaves); see `patrol.planner.transient`.
         """
         if robot_id not in self._tracks:
             return self.plan
@@ -126,7 +129,35 @@ class PatrolRuntime:
             self.plan = None
             self._tracks.clear()
             return None
-        return self.start(others, now)
+        ages = self.idle_estimate_m(now)
+        keep = self.plan.loops if self.plan is not None else ()
+        plan = self.planner.plan(others, self.strategy, keep)
+        plan = self._with_shortcuts(plan, others, ages)
+        self.apply(plan, {p.robot_id: p for p in others}, now)
+        return plan
+
+    def idle_estimate_m(self, now: float) -> dict[Node, float]:
+        """Metres since each loop vertex was last passed, estimated from where the robots are now."""
+        ages: dict[Node, float] = {}
+        for t in self._tracks.values():
+            for v, d in loop_ages_m(t.loop, [self._u(t, now) + t.assignment.phase_m]).items():
+                ages[v] = min(d, ages.get(v, d))
+        return ages
+
+    def _with_shortcuts(self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float]) -> PatrolPlan:
+        by_id = {r.robot_id: r for r in robots}
+        assigns = list(plan.assignments)
+        for loop_id, loop in enumerate(plan.loops):
+            mine = [a for a in assigns if a.loop_id == loop_id]
+            if len(mine) < 2:
+                continue
+            group = [by_id[a.robot_id] for a in mine]
+            better, before, after = shortcut_placement(loop, loop_id, group, self.planner.paths, ages)
+            if after < before - 1e-6:
+                log.info("drop-out re-plan, loop %d: shortcuts cut the predicted transient worst from %.1f m "
+                         "to %.1f m", loop_id, before, after)
+                assigns = [a for a in assigns if a.loop_id != loop_id] + better
+        return replace(plan, assignments=tuple(assigns))
 
     def add_robot(
         self, robot: RobotPosition, now: float, positions: Mapping[str, RobotPosition] | None = None

@@ -1,12 +1,16 @@
 """FakeFleet: a purpose-built stand-in for robots executing VDA 5050 orders, for dispatcher tests.
 
 It follows released nodes at a fixed speed on a simulated clock, finishes node actions on arrival,
-drains and charges batteries, and answers with `RobotStatus` values. It is not the simulator (that
-speaks MQTT like hardware); it exists so the dispatcher's rules can be tested quickly and exactly.
+drains and charges batteries, and answers with `RobotStatus` values. Every order also goes through
+the robot side's real acceptance rules (`robots.vda5050.orders.OrderStateMachine`, the agent's
+own): an order a robot would refuse is recorded in `refused` and not executed, as a robot would.
+It is not the simulator (that speaks MQTT like hardware); it exists so the dispatcher's rules can
+be tested quickly and exactly.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from patrol.dispatch.model import RobotStatus
@@ -14,6 +18,8 @@ from patrol.dispatch.orders import NodeGeometry
 from patrol.planner.model import Node
 from patrol.planner.paths import ShortestPaths
 from robots.vda5050.order import InstantActions, Order
+from robots.vda5050.orders import OrderStateMachine
+from robots.vda5050.state import ActionStatus
 
 
 @dataclass
@@ -31,6 +37,13 @@ class FakeRobot:
     online: bool = True
     action_states: dict[str, str] = field(default_factory=dict)
     visits: list[tuple[float, Node]] = field(default_factory=list)
+    rules: OrderStateMachine = field(default_factory=OrderStateMachine)
+
+    def drop_order(self) -> None:
+        """The robot lost its order (e.g. restarted while offline): nothing left to drive."""
+        self.queue.clear()
+        self.rules.nodes, self.rules.edges = [], []
+        self.rules.actions.clear()
 
 
 class FakeFleet:
@@ -52,9 +65,11 @@ class FakeFleet:
         self.robots: dict[str, FakeRobot] = {}
         self.orders: list[tuple[str, Order]] = []
         self.instant: list[tuple[str, InstantActions]] = []
+        self.refused: list[tuple[str, str]] = []  # (robot, why) for orders the robot side refused
 
     def add(self, robot_id: str, node: Node, battery: float = 100.0) -> FakeRobot:
         r = FakeRobot(robot_id, node, battery)
+        r.rules.set_position_node(self.geometry.node_ids[node])
         self.robots[robot_id] = r
         return r
 
@@ -63,6 +78,11 @@ class FakeFleet:
         self.orders.append((robot_id, order))
         r = self.robots[robot_id]
         if not r.online:
+            return
+        decision = r.rules.receive(order)
+        if not decision.accepted:
+            if decision.error is not None:
+                self.refused.append((robot_id, decision.error.error_description or decision.error.error_type))
             return
         released = [n for n in order.nodes if n.released]
         nodes = [(self.geometry.node_of(n.node_id), n.sequence_id, [a.action_id for a in n.actions]) for n in released]
@@ -82,6 +102,7 @@ class FakeFleet:
         else:
             assert not r.queue and r.node == first[0], f"{robot_id}: new order does not start where it stands"
             r.order_id, r.last_seq = order.order_id, first[1]
+            r.rules.node_reached(order.nodes[0].node_id, first[1])
             self._finish(r, first[2])
         r.update_id = order.order_update_id
         r.queue.extend((order.order_id, n, s, a) for n, s, a in rest)
@@ -100,6 +121,10 @@ class FakeFleet:
                 r.paused = False
             elif a.action_type == "cancelOrder":
                 r.queue.clear()
+                with contextlib.suppress(LookupError):  # nothing to cancel: the robot reports an error
+                    r.rules.cancel()
+            r.rules.add_instant(a)
+            r.rules.set_status(a.action_id, ActionStatus.FINISHED)
             r.action_states[a.action_id] = "FINISHED"
 
     # -- simulation ----------------------------------------------------------------------------
@@ -122,11 +147,13 @@ class FakeFleet:
                     r.queue.pop(0)
                     r.node, r.leg_m, r.order_id, r.last_seq = node, 0.0, order_id, seq
                     r.visits.append((now + dt - budget / self.speed, node))
+                    r.rules.node_reached(self.geometry.node_ids[node], seq)
                     self._finish(r, acts)
 
     def _finish(self, r: FakeRobot, action_ids: list[str]) -> None:
         for a in action_ids:
             r.action_states[a] = "FINISHED"
+            r.rules.set_status(a, ActionStatus.FINISHED)
 
     def status(self, robot_id: str) -> RobotStatus:
         r = self.robots[robot_id]

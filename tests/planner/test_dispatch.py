@@ -43,6 +43,7 @@ class World:
                 if rid not in self.offline:
                     self.disp.update(self.fleet.status(rid), self.t)
             self.disp.tick(self.t)
+            assert not self.fleet.refused, f"orders the robots refused at t={self.t}: {self.fleet.refused}"
 
     def intervals(self, since: float, until: float = math.inf) -> list[float]:
         return [iv for t, iv, _ in self.disp.monitor.intervals() if since <= t <= until]
@@ -170,6 +171,37 @@ def test_alarm_pulls_the_fastest_robot_which_reports_and_rejoins_while_the_other
     assert max(late) <= w.disp.plan.predicted_worst_s * 1.1
 
 
+def test_incident_at_the_robots_unreached_base_end_scans_there_then_rejoins_with_an_order_it_accepts() -> None:
+    # issue 6: the one-node incident order stitched at the base end used to send scanArea/capturePhoto
+    # at once; they finished on the way, the robot "rejoined" from a vertex short of its base end and
+    # the rejoin order (not stitching there) was refused by the robot
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (10, 100.0)})
+    w.run(100.0)
+    while not (w.fleet.robots["a"].queue and w.fleet.robots["a"].leg_m > 0):
+        w.run(w.t + 0.25)
+    end = w.fleet.robots["a"].queue[-1][1]
+    assert end != w.fleet.robots["a"].node
+    choice = w.disp.dispatch_incident(Incident("inc-9", end), w.t)
+    assert choice is not None and choice.robot_id == "a" and choice.route == (end,)
+    assert not [m for rid, m in w.fleet.instant if rid == "a"], "nothing to do before it gets there"
+    w.run(w.t + 120.0)  # run() fails on any order the robot side refuses
+    assert [r.incident_id for r in w.reports] == ["inc-9"]
+    report = w.reports[0]
+    assert report.ok and report.t_arrived is not None
+    arrived = min(t for t, n in w.fleet.robots["a"].visits if t >= report.t_assigned and n == end)
+    assert report.t_arrived >= arrived
+    sent = [a.action_type for rid, m in w.fleet.instant if rid == "a" for a in m.actions]
+    assert sent == ["scanArea", "capturePhoto"]
+    assert w.disp.mode("a") is Mode.PATROL
+    assert w.disp.plan is not None and len(w.disp.plan.assignments) == 2
+    rejoin = [o for rid, o in w.fleet.orders if rid == "a" and o.order_id.startswith("patrol")
+              and o.order_update_id == 0][-1]
+    assert rejoin.nodes[0].node_id == str(end)
+    w.run(w.t + 600.0)
+    late = w.intervals(since=w.t - 200.0)
+    assert max(late) <= LOOP / 2 * 1.05
+
+
 def test_incident_robot_is_the_one_with_the_lowest_route_time() -> None:
     w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0)}, start=False)
     choice = w.disp.dispatch_incident(Incident("inc-1", 0), 0.0)
@@ -219,7 +251,7 @@ def test_offline_robots_share_is_taken_over() -> None:
     assert visited_late == set(range(20))
     # back online: it rejoins from where it stands and the three re-space
     w.fleet.robots["c"].online = True
-    w.fleet.robots["c"].queue.clear()
+    w.fleet.robots["c"].drop_order()
     w.offline.discard("c")
     w.run(1501.0)
     assert w.disp.mode("c") is Mode.PATROL

@@ -1,11 +1,10 @@
 """Patrol end to end: the service's planner drives simulated robot dogs over real MQTT (VDA 5050).
 
 One scaled clock runs service and simulator 8x faster than real time. A low-battery dog goes to
-the charger while the others patrol every checkpoint, evenly spaced; a dog whose link is cut goes
-offline by its last will and the others take over its share. The incident round trip over MQTT
-(scan, report, rejoin) is not checked here: the rejoin order is sometimes refused by the agent
-(the sequenceIds of a stitched incident order drift from the dispatcher's bookkeeping; issue #6).
-The dispatch itself is covered over MQTT by test_scenario_outcomes.py and in full by tests/planner.
+the charger while the others patrol every checkpoint, evenly spaced; an alarm pulls the dog with
+the lowest route time, which leaves the patrol (the others close the gap), scans, photographs,
+reports and rejoins; a dog whose link is cut goes offline by its last will and the others take
+over its share. No order may be refused by an agent along the way.
 """
 
 from __future__ import annotations
@@ -16,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from maps import load_park, test_park_path
+from patrol.alarms.model import AlarmSignal, AlarmType
 from patrol.broker import BrokerEndpoint
 from patrol.dispatch.model import Mode
+from patrol.fleet.state import RobotChange
 from patrol.patrolling import PatrolService
 from simulator.clocks import ScaledClock
 from simulator.mqtt import BrokerSpec
@@ -35,7 +36,7 @@ async def _until(cond: Callable[[], bool], what: str, within: float = 60.0) -> N
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-async def test_patrol_battery_and_dropout(tmp_path: Path, private_broker: BrokerEndpoint,
+async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broker: BrokerEndpoint,
         database_url: str) -> None:
     broker = private_broker
     await register_robots(database_url, [("parkpatrol-sim", s, "patrol_dog") for s in (*DOGS, "dog-04")])
@@ -73,7 +74,48 @@ async def test_patrol_battery_and_dropout(tmp_path: Path, private_broker: Broker
         for loop_id, loop in enumerate(plan.loops):  # evenly spaced: robots on one loop are length / k apart
             phases = sorted(a.phase_m % loop.length for a in plan.robots_on(loop_id))
             gaps = [b - a for a, b in zip(phases, [*phases[1:], phases[0] + loop.length], strict=True)]
-            assert max(gaps) - min(gaps) < 1e-6 * max(1.0, loop.length), (loop.id, phases)
+            assert max(gaps) - min(gaps) < 1e-6 * max(1.0, loop.length), (loop_id, phases)
+
+        refused: set[tuple[str, str]] = set()  # every order error any dog's state ever carried
+
+        def watch(change: RobotChange) -> None:
+            refused.update((change.after.robot_id, f"{t}: {desc}") for t, _, desc in change.after.errors
+                           if t in ("orderUpdateError", "validationError"))
+
+        rt.fleet.listen(watch)
+
+        # an alarm at the far corner pulls the robot with the lowest route time; it scans, reports, rejoins
+        alarms = rt.extras["alarms"]
+        target = rt.park.waypoints["w12"]
+        await alarms.signal(AlarmSignal("test:smoke-w12", AlarmType.SMOKE, "sensor_trip",
+                                        position=(target.x, target.y), message="smoke at w12"))
+        await _until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the incident")
+        sent = next(r for r, m in modes().items() if m is Mode.INCIDENT)
+        others = [d for d in DOGS if d != sent]
+        assert all(modes().get(d) is Mode.PATROL for d in others)
+        assert patrol.dispatcher.plan is not None
+        planned = {a.robot_id for a in patrol.dispatcher.plan.assignments}
+        assert sent not in planned and set(others) <= planned, "the other dogs close the gap without it"
+        try:
+            await _until(lambda: bool(patrol.reports), "the incident report", within=90.0)
+        except AssertionError:
+            live = rt.fleet.robots[sent]
+            raise AssertionError(f"{sent}: {live.order_id} last={live.last_node_id} ahead={live.node_ids_ahead} "
+                                 f"actions={live.action_states} driving={live.driving} errors={live.errors} "
+                                 f"paused={live.paused}") from None
+        report = patrol.reports[-1]
+        assert report.robot_id == sent and report.ok, report
+        assert report.actions.get("scanArea") == "FINISHED" and report.actions.get("capturePhoto") == "FINISHED"
+        assert report.t_arrived is not None and report.t_arrived <= report.t_done
+        await _until(lambda: modes().get(sent) is Mode.PATROL, "the dog back on patrol")
+        visits_rejoin = patrol.visits
+        try:  # the rejoin order is accepted: the dog drives it (its patrol order id stays or is updated)
+            await _until(lambda: patrol.visits >= visits_rejoin + 6 and rt.fleet.robots[sent].order_id.startswith(
+                "patrol-") and bool(rt.fleet.robots[sent].node_ids_ahead), "the rejoined dog patrolling", within=30.0)
+        except AssertionError:
+            raise AssertionError(f"order errors after the rejoin: {sorted(refused)}") from None
+        assert not refused, sorted(refused)
+        assert set(DOGS) <= {a.robot_id for a in patrol.dispatcher.plan.assignments}
 
         # a dog whose link is cut: offline by its last will, the others take over its share
         visits_before = patrol.visits
@@ -89,3 +131,4 @@ async def test_patrol_battery_and_dropout(tmp_path: Path, private_broker: Broker
                         rt.fleet.robots[d].node_ids_ahead, rt.fleet.robots[d].errors) for d in DOGS}
             raise AssertionError(f"visits {visits_before}->{patrol.visits}: {info}") from None
         assert rt.fleet.rejected.total() == 0
+        assert not refused, sorted(refused)
