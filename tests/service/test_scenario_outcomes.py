@@ -7,6 +7,7 @@ March), so zone arming, schedules and timeouts behave as they would that night.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,18 @@ from typing import Any
 import pytest
 
 from maps import load_park, sample_park_path
-from patrol.alarms.schemas import AlarmPublic
+from patrol.alarms.model import Severity
+from patrol.alarms.schemas import AlarmPublic, IncidentPublic
 from patrol.alarms.service import AlarmFilter
-from patrol.broker import BrokerEndpoint, MosquittoProcess, mosquitto_binary
+from patrol.broker import BrokerEndpoint, MosquittoProcess, free_port, mosquitto_binary
 from patrol.patrolling import PatrolService
 from patrol.roles import Role
 from simulator.clocks import ScaledClock
 from simulator.mqtt import BrokerSpec
+from simulator.render import warm_up
 from simulator.runner import Simulation
 from simulator.scenario import load_scenario
+from simulator.world import scenery_from_park
 from tests.conftest import need
 from tests.simulator.broker_control import MosquittoRestart
 from tests.support import Service, register_robots, running_service, service_settings
@@ -254,3 +258,61 @@ async def _broker_restart_outcome(tmp_path: Path, broker: BrokerEndpoint, contro
                 break
             await asyncio.sleep(0.25)
         assert moving(), fleet_view(svc, dogs)
+
+
+def one_camera_park(tmp_path: Path, camera: str) -> Path:
+    """The sample park with only `camera` on it: one stream to render and analyse on a small test machine."""
+    data = json.loads(sample_park_path().read_text(encoding="utf-8"))
+    data["features"] = [f for f in data["features"]
+                        if f["properties"].get("type") != "camera" or f["properties"].get("id") == camera]
+    path = tmp_path / "park-one-camera.geojson"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.model
+async def test_fall_near_the_canteen_sends_a_robot(tmp_path: Path, private_broker: BrokerEndpoint,
+                                                    database_url: str) -> None:
+    scenario = load_scenario("fall_near_canteen")
+    dogs = [f"dog-{i:02d}" for i in range(1, 5)]
+    broker = private_broker
+    await register_robots(database_url, [("parkpatrol-sim", d, "patrol_dog") for d in dogs]
+                          + [("parkpatrol-sim", "guide-01", "guide")])
+    iface = f"t{secrets.token_hex(3)}"
+    park_file = one_camera_park(tmp_path, "cam_data_labelling")
+    camera_port = free_port()  # the service's vision connects to the simulator's camera server
+    # render the ground raster and person sprites now (seconds of CPU, cached per process), so the
+    # camera's first frame comes before the vision source's 5 s open timeout
+    await asyncio.to_thread(warm_up, scenery_from_park(load_park(park_file)), scenario.seed)
+    clock = ScaledClock(speed=SPEED / 2, start=scenario.start_epoch)
+    settings = service_settings(tmp_path, broker, database_url, broker={"vda_interface": iface},
+                                park={"map_file": str(park_file)},
+                                vision={"enabled": True, "camera_base_url": f"http://127.0.0.1:{camera_port}"})
+    async with running_service(settings, clock=clock) as svc, Simulation(
+            load_park(park_file), BrokerSpec(broker.host, broker.port), clock=clock, scenario=scenario,
+            camera_port=camera_port, state_interval=5.0, interface=iface) as sim:
+        assert "vision" in svc.runtime.extras, "vision did not start (see the log)"
+        alarms = svc.runtime.extras["alarms"]
+        t0 = sim.events.t0
+        fall_alarm: AlarmPublic | None = None
+        incident: IncidentPublic | None = None
+        # the scenario: worker-7 falls at 75 s; a fall alarm within 60 s, a robot sent within 120 s
+        while clock.now() < t0 + 75.0 + 120.0 and (incident is None or incident.robot_id is None):
+            for a in await alarms.list_alarms(AlarmFilter(source="camera:cam_data_labelling")):
+                if a.type.value == "vision" and "fall" in (a.details.get("rules") or []):
+                    fall_alarm = a
+            if fall_alarm is not None and fall_alarm.incident_id is not None:
+                incident = next(i for i in await alarms.list_incidents() if i.id == fall_alarm.incident_id)
+            await asyncio.sleep(0.5)
+        assert [e.subject for e in sim.events.of_kind("person.fall")] == ["worker-7"]
+        assert fall_alarm is not None, [(a.type.value, a.source, a.details) for a in await alarms.list_alarms()]
+        assert fall_alarm.details["label"] == "person_fallen" and fall_alarm.details["has_snapshot"]
+        assert fall_alarm.severity is Severity.MAJOR  # at noon, in no armed zone: a fall is urgent anyway
+        assert incident is not None and incident.robot_id in dogs, incident
+        # an operator clears the alarm in the console: the incident closes
+        operator = await svc.login_as(Role.OPERATOR)
+        r = await svc.client.post(f"/api/alarms/{fall_alarm.id}/clear", headers=operator,
+                                  json={"note": "worker-7 helped up, first aid given"})
+        assert r.status_code == 200, r.text
+        r = await svc.client.get(f"/api/incidents/{incident.id}", headers=operator)
+        assert r.status_code == 200 and r.json()["status"] == "closed", r.text
