@@ -16,6 +16,7 @@ from robots.clock import Clock
 log = logging.getLogger(__name__)
 
 JsonScalar = str | int | float | bool | None
+HOST_FIELDS = frozenset({"url"})  # event data that differs between hosts and runs (ports in URLs)
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,10 @@ class EventLog:
     def signature(self, *, exclude_prefixes: tuple[str, ...] = ()) -> list[tuple[float, str, str]]:
         """(t, kind, subject) of every event, for comparing two runs."""
         return [(e.t, e.kind, e.subject) for e in self._events if not e.kind.startswith(exclude_prefixes)]
+
+    def trace(self, *, exclude_prefixes: tuple[str, ...] = ()) -> list[tuple[float, str, str, str]]:
+        """`signature()` with each event's data too (sorted `key=value` text), less the fields that
+        name the host (`HOST_FIELDS`: URLs with ports): two runs of one seed give equal traces."""
+        return [(e.t, e.kind, e.subject,
+                 " ".join(f"{k}={v!r}" for k, v in sorted(e.data.items()) if k not in HOST_FIELDS))
+                for e in self._events if not e.kind.startswith(exclude_prefixes)]

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -60,9 +60,15 @@ DEFAULT_ROBOTS: tuple[RobotSpec, ...] = (
 
 
 class BrokerControl(Protocol):
-    """Restarts the broker for the `broker_restart` scenario step (tests own the broker process)."""
+    """Stops and starts the broker for the `broker_restart` scenario step (tests own the broker process).
 
-    async def restart(self, down_s: float) -> None: ...
+    The simulation waits `down_s` of its own clock between the two; on a `SimClock` it holds time
+    still while either call runs, so a restart lands at the same simulated instants in every run.
+    """
+
+    async def stop(self) -> None: ...
+
+    async def start(self) -> None: ...
 
 
 class Simulation:
@@ -131,6 +137,9 @@ class Simulation:
             self._path_between.setdefault((p.a, p.b), p.polyline)
             self._path_between.setdefault((p.b, p.a), tuple(reversed(p.polyline)))
         self._stack = contextlib.AsyncExitStack()
+        self._holds = 0  # steps doing real-time work (a broker restarting): a SimClock waits for them
+        self._unheld = asyncio.Event()
+        self._unheld.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._agent_tasks: dict[str, asyncio.Task[None]] = {}
         self._make_drivers()
@@ -155,6 +164,7 @@ class Simulation:
             while self.clock.now() < end:
                 for _ in range(5):  # let tasks and network I/O run before time moves on
                     await asyncio.sleep(0)
+                await self._unheld.wait()  # real-time work of a step (a broker restart) comes first
                 await self.clock.advance(min(step, end - self.clock.now()))
         else:
             await self.clock.sleep(seconds)
@@ -373,8 +383,8 @@ class Simulation:
             self.drivers[step.robot].jump(step.dx, step.dy, step.relocalise_after_s)
         elif isinstance(step, sc.CameraDrop):
             self.drop_camera(step.camera, step.duration_s)
-        elif isinstance(step, sc.BrokerRestart):
-            await self.restart_broker(step.down_s)
+        elif isinstance(step, sc.BrokerRestart):  # runs beside the timeline: later steps happen while it is down
+            self._spawn(self._restart_step(step), "sim-broker-restart")
 
     def _need_sensors(self) -> SensorNetwork:
         if self.sensors is None:
@@ -420,14 +430,46 @@ class Simulation:
                 self.events.record("fault.camera_back", camera_id)
             self._later_sync(duration_s, restore)
 
+    @contextlib.asynccontextmanager
+    async def _holding_time(self) -> AsyncIterator[None]:
+        """While inside, `run_for` does not advance a SimClock (real-time work is going on)."""
+        self._holds += 1
+        self._unheld.clear()
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if self._holds == 0:
+                self._unheld.set()
+
+    async def _restart_step(self, step: sc.BrokerRestart) -> None:
+        try:
+            await self.restart_broker(step.down_s)
+        except Exception as exc:
+            log.exception("scenario step broker_restart at %gs failed", step.at)
+            self.events.record("scenario.step_failed", step.do, error=str(exc))
+
     async def restart_broker(self, down_s: float) -> None:
+        """Stop the broker, wait `down_s` of clock time, start it again.
+
+        The events are stamped when the stop and the start are due (not when the process calls
+        return), so the log is the same in every run of one seed.
+        """
         if self.broker_control is None:
             log.warning("broker_restart step skipped: this Simulation has no broker_control")
             self.events.record("scenario.broker_restart_skipped", "broker", down_s=down_s)
             return
+        control = self.broker_control
+        back_at = self.events.elapsed() + down_s
         self.events.record("fault.broker_restart", "broker", down_s=down_s)
-        await self.broker_control.restart(down_s)
-        self.events.record("fault.broker_back", "broker")
+        try:
+            async with self._holding_time():
+                await control.stop()
+            await self.clock.sleep(back_at - self.events.elapsed())
+        finally:  # a cancelled or failed stop still brings the broker back
+            self.events.record("fault.broker_back", "broker")
+            async with self._holding_time():
+                await control.start()
 
     # ------------------------------------------------------------------ views
     @property

@@ -262,8 +262,10 @@ class SensorNetwork:
         base = self.heartbeat_s
         s.next_report = now + base * (1.0 + self._rng.uniform(-self.jitter, self.jitter))
         state_field = _STATE_FIELD[s.spec.kind]
-        if reason not in ("heartbeat", "startup"):
-            self._record(f"sensor.{reason}", s.spec.name, **{state_field: payload.get(state_field), **data})
+        if reason in ("heartbeat", "startup"):
+            # logged too, so two runs compare on every message sent (the seed sets timing and radio noise)
+            data = {"battery": payload["battery"], "linkquality": s.linkquality, **data}
+        self._record(f"sensor.{reason}", s.spec.name, **{state_field: payload.get(state_field), **data})
 
 
 def _initial_state(kind: str) -> dict[str, Scalar]:

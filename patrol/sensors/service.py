@@ -422,7 +422,8 @@ class SensorService:
             position = (camera.x, camera.y)
         zone = zone_at(self._park, *position) if position is not None else None
         armed = await self._alarms.arming.is_armed(zone)
-        severity: Severity = policy.severity_of(AlarmType.VISION) if armed else policy.vision_unarmed_severity
+        urgent = armed or "fall" in obj.rules  # a fallen person needs help at any hour, armed zone or not
+        severity: Severity = policy.severity_of(AlarmType.VISION) if urgent else policy.vision_unarmed_severity
         self.counters.vision_events += 1
         what = obj.label if obj.sub_label is None else f"{obj.label} ({obj.sub_label})"
         await self._alarms.signal(AlarmSignal(camera_source(obj.camera), AlarmType.VISION, "camera_event",

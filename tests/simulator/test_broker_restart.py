@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,8 @@ from robots.clock import SimClock
 from simulator.mqtt import BrokerSpec
 from simulator.runner import MANUFACTURER, RobotSpec, Simulation
 from simulator.scenario import parse_scenario
+from tests.simulator.broker_control import MosquittoRestart
 from tests.simulator.watch import watching
-
-
-class MosquittoRestart:
-    """BrokerControl for a test's own Mosquitto: stop, stay down `down_s` real seconds, start on the same port."""
-
-    def __init__(self, proc: MosquittoProcess) -> None:
-        self.proc = proc
-
-    async def restart(self, down_s: float) -> None:
-        await asyncio.to_thread(self.proc.stop)
-        await asyncio.sleep(down_s)
-        await asyncio.to_thread(self.proc.start)
 
 
 @pytest.mark.reliability
@@ -42,12 +30,10 @@ async def test_broker_restart_loses_no_sensor_message_and_robots_return(broker: 
             "  - {at: 2, do: sensor, sensor: door_tp_lab, values: {tamper: true}}\n")
         async with Simulation(park, BrokerSpec(proc.host, proc.port), clock=SimClock(0.0), scenario=scenario,
                               robots=[RobotSpec("dog-01")], camera_port=None,
-                              broker_control=MosquittoRestart(proc)) as sim:
-            back = asyncio.Event()
-            sim.events.subscribe(lambda e: back.set() if e.kind == "fault.broker_back" else None)
-            await sim.run_for(1.5, step=0.5)  # the restart step starts (it takes ~1 s of real time)
-            async with asyncio.timeout(20):
-                await back.wait()
+                              broker_control=(control := MosquittoRestart(proc))) as sim:
+            # down at 1 s, back at 2 s; simulated time stands still while the process stops and starts
+            await sim.run_for(2.5, step=0.5)
+            assert (control.stops, control.starts) == (1, 1)
             async with watching(proc.endpoint, "#") as (_, watch):
                 await sim.run_for(1.0, step=0.5)  # tamper: sent or queued while the bridge reconnects
                 await watch.wait(lambda w: any(isinstance(m, dict) and m.get("tamper") is True
@@ -56,6 +42,7 @@ async def test_broker_restart_loses_no_sensor_message_and_robots_return(broker: 
                                                for m in w.of(f"{MANUFACTURER}/dog-01/connection")), 20)
             assert sim.bridge is not None and sim.bridge.connections >= 2
             assert sim.agents["dog-01"].connections >= 2
-        assert "fault.broker_restart" in [e.kind for e in sim.events]
+        restart = [(e.t, e.kind) for e in sim.events if e.kind.startswith("fault.broker")]
+        assert restart == [(1.0, "fault.broker_restart"), (2.0, "fault.broker_back")]
     finally:
         proc.stop()
