@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from maps import Park, load_park, sample_park_path
@@ -35,6 +36,7 @@ from patrol.fleet.state import FleetState, RobotChange, RobotLive
 from patrol.live import LiveHub
 from patrol.runtime import Runtime
 from patrol.store.db import Store
+from patrol.store.retry import is_transient
 from robots.clock import Clock, WallClock
 from robots.vda5050.topics import service_subscriptions
 
@@ -183,7 +185,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
             fleet.listen(_robot_changed(rt.live))
             for pattern, qos in service_subscriptions(settings.broker.vda_interface):
                 bus.subscribe(pattern, fleet.handle, qos)
-            loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt)]
+            loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt), store.writes.run]
             if fleet.auto_accept:
                 loops.append(lambda: _auto_accept_loop(rt))
             for sub in extra_subsystems:
@@ -206,6 +208,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
     app = FastAPI(title="ParkPatrol", version="0.1.0", lifespan=lifespan,
                   description="Control service for a business park's robot dogs, guide robot, sensors and cameras.")
     app.add_middleware(SecurityHeaders)
+    for error in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(error, _store_unavailable)
     app.include_router(core.router)
     for sub_router in _routers():
         app.include_router(sub_router)
@@ -216,6 +220,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
 
     _mount_static(app)
     return app
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """A route that needs the database while it is briefly away answers 503, not 500."""
+    if not is_transient(exc):
+        raise exc
+    what = "the database" if isinstance(exc, DBAPIError) else "a backing service (database or broker)"
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    log.warning("%s %s: %s is unavailable (%s); answered 503", request.method, request.url.path, what, reason)
+    return JSONResponse({"detail": f"{what} is unavailable ({type(exc).__name__}: {reason}); "
+                                   "the service keeps retrying, try again in a few seconds"},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 def _routers() -> list[APIRouter]:
