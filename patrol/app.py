@@ -36,7 +36,7 @@ from patrol.fleet.state import FleetState, RobotChange, RobotLive
 from patrol.live import LiveHub
 from patrol.runtime import Runtime
 from patrol.store.db import Store
-from patrol.store.retry import is_transient
+from patrol.store.retry import is_transient, raised_by_database
 from robots.clock import Clock, WallClock
 from robots.vda5050.topics import service_subscriptions
 
@@ -226,7 +226,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
     """A route that needs the database while it is briefly away answers 503, not 500."""
     if not is_transient(exc):
         raise exc
-    what = "the database" if isinstance(exc, DBAPIError) else "a backing service (database or broker)"
+    what = "the database" if raised_by_database(exc) else "a backing service"
     reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     log.warning("%s %s: %s is unavailable (%s); answered 503", request.method, request.url.path, what, reason)
     return JSONResponse({"detail": f"{what} is unavailable ({type(exc).__name__}: {reason}); "

@@ -82,6 +82,22 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, PermissionError))
 
 
+_DATABASE_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.", "sqlite3")
+
+
+def raised_by_database(exc: BaseException) -> bool:
+    """Whether `exc` is the database's: a DBAPI error, or a socket error raised inside the driver (asyncpg
+    lets a refused or reset connect through unwrapped)."""
+    if isinstance(exc, DBAPIError):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Backoff between retries of the oldest buffered write, and how many writes may wait."""
