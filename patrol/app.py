@@ -103,6 +103,12 @@ async def _auto_accept_loop(rt: Runtime) -> None:
             except ValueError as e:
                 log.warning("auto-accept of %s/%s failed: %s", manufacturer, serial, e)
                 continue
+            except Exception as e:
+                if not is_transient(e):
+                    raise
+                log.warning("auto-accept of %s/%s waits for the store: %s", manufacturer, serial, e)
+                rt.fleet.auto_accept_requests.insert(0, (manufacturer, serial))
+                break
             rt.fleet.pending.pop((manufacturer, serial), None)
             rt.fleet.seed_from_registry()
             log.info("demo auto-accepted robot %s/%s as %s", manufacturer, serial, kind.value)

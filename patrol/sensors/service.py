@@ -28,7 +28,7 @@ from patrol.sensors.policy import SensorPolicy
 from patrol.sensors.readings import Downsampler
 from patrol.sensors.schemas import ReadingPublic, SensorPlace, SensorPublic
 from patrol.sensors.tables import SensorRow
-from patrol.store.retry import Write, WriteBuffer, submit_or_run
+from patrol.store.retry import Write, WriteBuffer, is_transient, submit_or_run
 from robots.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class IngestCounters:
     vision_ignored: int = 0
     expired: int = 0
     errors: int = 0
+    housekeeping_deferred: int = 0  # ticks whose writes waited for the store (tried again next tick)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -533,7 +534,12 @@ class SensorService:
                     await self._persist_devices()
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # the store may be briefly away; try again next tick
+                except Exception as exc:
+                    if is_transient(exc):  # the store is briefly away: readings and state wait for next tick
+                        self.counters.housekeeping_deferred += 1
+                        log.warning("sensor housekeeping deferred, the store is unavailable: %s",
+                                    str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                        continue
                     self.counters.errors += 1
                     log.exception("sensor housekeeping failed")
         finally:

@@ -51,15 +51,17 @@ async def _until(pred: Callable[[], bool], within: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-def _inject(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str], rounds: int) -> int:
-    """Publish `rounds` trip + clear pairs per sensor at QoS 1 (the last round stays tripped); how many trips."""
+def _inject(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str], rounds: int,
+            clear_last: bool = False) -> int:
+    """Publish `rounds` trip + clear pairs per sensor at QoS 1 (the last round stays tripped unless
+    `clear_last`); how many trips."""
     pub = paho_client(broker, f"outage-z2m-{secrets.token_hex(3)}")
     try:
         infos = []
         for r in range(rounds):
             for sid, name in sensors.items():
                 infos.append(pub.publish(f"zigbee2mqtt/{sid}", orjson.dumps({name: True, "battery": 90}), qos=1))
-                if r < rounds - 1:
+                if r < rounds - 1 or clear_last:
                     infos.append(pub.publish(f"zigbee2mqtt/{sid}", orjson.dumps({name: False, "battery": 90}),
                                              qos=1))
         for info in infos:
@@ -69,7 +71,21 @@ def _inject(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str], round
     return rounds * len(sensors)
 
 
-async def _assert_all_stored_once(svc: Service, sensors: dict[str, str], rounds: int) -> dict[str, Any]:
+async def _baseline(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str], rounds: int) -> dict[str, Any]:
+    """The same trips with the store up (all cleared again): messages per second for comparison."""
+    ingest = svc.runtime.extras["sensors"].counters
+    before, messages = ingest.messages, 2 * rounds * len(sensors)
+    started = time.monotonic()
+    await asyncio.to_thread(_inject, svc, broker, sensors, rounds, True)
+    await _until(lambda: ingest.messages - before >= messages and svc.runtime.store.writes.pending == 0, 120,
+                 "baseline ingest did not finish")
+    took = time.monotonic() - started
+    return {"baseline_messages": messages, "baseline_s": round(took, 2),
+            "baseline_msg_per_s": round(messages / took, 1)}
+
+
+async def _assert_all_stored_once(svc: Service, sensors: dict[str, str], rounds: int,
+                                  earlier: int = 0) -> dict[str, Any]:
     alarms: AlarmService = svc.runtime.extras["alarms"]
     audit: AuditLog = svc.runtime.extras["audit"]
     rows = await alarms.list_alarms(AlarmFilter(source_prefix="sensor:", limit=1000))
@@ -79,22 +95,25 @@ async def _assert_all_stored_once(svc: Service, sensors: dict[str, str], rounds:
     expected = {f"sensor:{sid}" for sid in sensors}
     assert set(per_source) == expected, f"alarms for {set(per_source) ^ expected} lost or unexpected"
     for source, actives in per_source.items():
-        assert len(actives) == rounds, f"{source}: {len(actives)} alarms for {rounds} trips"
+        assert len(actives) == rounds + earlier, f"{source}: {len(actives)} alarms for {rounds + earlier} trips"
         assert actives.count(True) == 1, f"{source}: {actives.count(True)} active, expected the last trip only"
     raised = await audit.entries(action="alarm.raised", limit=1000)
-    assert len(raised) == rounds * len(sensors), f"{len(raised)} audit entries for {rounds * len(sensors)} alarms"
+    want = (rounds + earlier) * len(sensors)
+    assert len(raised) == want, f"{len(raised)} audit entries for {want} alarms"
     assert await audit.verify() is None, "the audit hash chain broke"
     return {"alarms": len(rows), "audit_raised": len(raised)}
 
 
 async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[], Any],
-                      restore: Callable[[], Any], outage_s: float, rounds: int) -> dict[str, Any]:
+                      restore: Callable[[], Any], outage_s: float, rounds: int,
+                      baseline_rounds: int = 0) -> dict[str, Any]:
     rt = svc.runtime
     assert await rt.bus.wait_connected(10)
     viewer = await svc.login_as(Role.VIEWER)
     sensors = _condition_sensors(svc)
     writes = rt.store.writes
     ingest = rt.extras["sensors"].counters
+    baseline = await _baseline(svc, broker, sensors, baseline_rounds) if baseline_rounds else {}
     before = ingest.messages
     await outage()
     started = time.monotonic()
@@ -115,16 +134,18 @@ async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[],
     await _until(lambda: ingest.messages - before >= messages and writes.pending == 0, 60,
                  "buffered writes were not written after the store came back")
     drained_s = time.monotonic() - restored
-    stored = await _assert_all_stored_once(svc, sensors, rounds)
+    stored = await _assert_all_stored_once(svc, sensors, rounds, baseline_rounds)
     assert ingest.errors == 0, ingest
     health = (await svc.client.get("/api/health")).json()
     assert health["components"]["database"]["ok"], health
     metrics = (await svc.client.get("/api/metrics", headers=viewer)).json()["store"]
     assert metrics["dropped"] == 0 and metrics["failed"] == 0 and metrics["pending"] == 0, metrics
     assert metrics["buffered"] > 0 and metrics["outages"] >= 1, metrics
-    return {"messages": messages, "trips": injected, "pending_at_restore": pending_at_restore,
+    late = metrics["written_late"]
+    return {**baseline, "drain_writes_per_s": round(late / drained_s, 1) if drained_s > 0 else None,
+            "messages": messages, "trips": injected, "pending_at_restore": pending_at_restore,
             "drained_s": round(drained_s, 2), "outage_s": round(restored - started, 2), **stored,
-            "retries": metrics["retries"], "buffered": metrics["buffered"]}
+            "retries": metrics["retries"], "buffered": metrics["buffered"], "written_late": metrics["written_late"]}
 
 
 @asynccontextmanager
@@ -196,7 +217,8 @@ async def _pg_database() -> AsyncIterator[tuple[str, str, int]]:
             await admin.close()
 
 
-async def _pg_outage(tmp_path: Path, broker: BrokerEndpoint, outage_s: float, rounds: int) -> dict[str, Any]:
+async def _pg_outage(tmp_path: Path, broker: BrokerEndpoint, outage_s: float, rounds: int,
+                     baseline_rounds: int = 0) -> dict[str, Any]:
     from urllib.parse import urlparse
 
     expected = os.environ.get("PARKPATROL_TEST_DB") == "postgresql"
@@ -221,7 +243,8 @@ async def _pg_outage(tmp_path: Path, broker: BrokerEndpoint, outage_s: float, ro
             async def restore() -> None:
                 link.restore()
 
-            return await _outage_run(svc, broker, cut, restore, outage_s=outage_s, rounds=rounds)
+            return await _outage_run(svc, broker, cut, restore, outage_s=outage_s, rounds=rounds,
+                                     baseline_rounds=baseline_rounds)
 
 
 async def test_postgresql_link_cut_loses_no_alarm(tmp_path: Path, private_broker: BrokerEndpoint) -> None:
@@ -231,5 +254,5 @@ async def test_postgresql_link_cut_loses_no_alarm(tmp_path: Path, private_broker
 
 @pytest.mark.slow
 async def test_postgresql_link_cut_long(tmp_path: Path, private_broker: BrokerEndpoint) -> None:
-    figures = await _pg_outage(tmp_path, private_broker, outage_s=30.0, rounds=40)
+    figures = await _pg_outage(tmp_path, private_broker, outage_s=30.0, rounds=40, baseline_rounds=20)
     print(f"\nPostgreSQL link cut for {figures['outage_s']} s: {figures}; lost 0")
