@@ -36,7 +36,7 @@ from patrol.fleet.state import FleetState, RobotChange, RobotLive
 from patrol.live import LiveHub
 from patrol.runtime import Runtime
 from patrol.store.db import Store
-from patrol.store.retry import is_transient, raised_by_database
+from patrol.store.retry import RetryPolicy, is_transient, raised_by_database
 from robots.clock import Clock, WallClock
 from robots.vda5050.topics import service_subscriptions
 
@@ -160,7 +160,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            store = Store(settings.database_url)
+            store = Store(settings.database_url, RetryPolicy(max_delay_s=settings.database.retry_max_delay_s,
+                                                             buffer_size=settings.database.write_buffer))
             stack.push_async_callback(store.close)
             await store.migrate()
             auth = AuthService(store.sessions, settings.auth.secret_key, settings.auth.token_ttl_s)
