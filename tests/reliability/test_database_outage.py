@@ -5,6 +5,7 @@ reaches the server through a TCP relay that is cut (connections reset, new ones 
 
 Trips are smoke / water-leak / tamper conditions, each followed by its clear, so one sensor tripped
 R times makes R alarms; the clears must land after their trips or the count is wrong (order holds).
+One person detection per camera (vision events) rides along: one vision alarm per camera.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 import orjson
 import pytest
 
+from patrol import topics
+from patrol.alarms.model import AlarmType
 from patrol.alarms.service import AlarmFilter, AlarmService
 from patrol.audit import AuditLog
 from patrol.broker import BrokerEndpoint
@@ -51,10 +54,18 @@ async def _until(pred: Callable[[], bool], within: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+def _vision_event(camera: str) -> bytes:
+    """A new Frigate-style person detection on `camera` (placed at the camera: no map position)."""
+    after = {"id": f"{time.time():.3f}-{secrets.token_hex(4)}", "camera": camera, "label": "person",
+             "score": 0.88, "top_score": 0.9, "zones": [], "box": [10, 20, 80, 200], "start_time": time.time(),
+             "end_time": None, "has_snapshot": False}
+    return orjson.dumps({"type": "new", "before": after, "after": after})
+
+
 def _inject(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str], rounds: int,
-            clear_last: bool = False) -> int:
+            clear_last: bool = False, cameras: tuple[str, ...] = ()) -> int:
     """Publish `rounds` trip + clear pairs per sensor at QoS 1 (the last round stays tripped unless
-    `clear_last`); how many trips."""
+    `clear_last`), then one person detection per camera; how many trips."""
     pub = paho_client(broker, f"outage-z2m-{secrets.token_hex(3)}")
     try:
         infos = []
@@ -64,6 +75,8 @@ def _inject(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str], round
                 if r < rounds - 1 or clear_last:
                     infos.append(pub.publish(f"zigbee2mqtt/{sid}", orjson.dumps({name: False, "battery": 90}),
                                              qos=1))
+        for camera in cameras:
+            infos.append(pub.publish(topics.VISION_EVENTS, _vision_event(camera), qos=1))
         for info in infos:
             info.wait_for_publish(10)
     finally:
@@ -85,7 +98,7 @@ async def _baseline(svc: Service, broker: BrokerEndpoint, sensors: dict[str, str
 
 
 async def _assert_all_stored_once(svc: Service, sensors: dict[str, str], rounds: int,
-                                  earlier: int = 0) -> dict[str, Any]:
+                                  earlier: int = 0, cameras: tuple[str, ...] = ()) -> dict[str, Any]:
     alarms: AlarmService = svc.runtime.extras["alarms"]
     audit: AuditLog = svc.runtime.extras["audit"]
     rows = await alarms.list_alarms(AlarmFilter(source_prefix="sensor:", limit=1000))
@@ -97,11 +110,14 @@ async def _assert_all_stored_once(svc: Service, sensors: dict[str, str], rounds:
     for source, actives in per_source.items():
         assert len(actives) == rounds + earlier, f"{source}: {len(actives)} alarms for {rounds + earlier} trips"
         assert actives.count(True) == 1, f"{source}: {actives.count(True)} active, expected the last trip only"
+    vision = await alarms.list_alarms(AlarmFilter(type=AlarmType.VISION, limit=1000))
+    assert sorted(a.source for a in vision) == sorted(f"camera:{c}" for c in cameras), vision
+    assert all(a.active and a.count == 1 for a in vision), vision
     raised = await audit.entries(action="alarm.raised", limit=1000)
-    want = (rounds + earlier) * len(sensors)
+    want = (rounds + earlier) * len(sensors) + len(cameras)
     assert len(raised) == want, f"{len(raised)} audit entries for {want} alarms"
     assert await audit.verify() is None, "the audit hash chain broke"
-    return {"alarms": len(rows), "audit_raised": len(raised)}
+    return {"alarms": len(rows), "vision_alarms": len(vision), "audit_raised": len(raised)}
 
 
 async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[], Any],
@@ -118,8 +134,9 @@ async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[],
     await outage()
     started = time.monotonic()
     try:
-        injected = await asyncio.to_thread(_inject, svc, broker, sensors, rounds)
-        messages = injected + (rounds - 1) * len(sensors)
+        cameras = tuple(rt.park.cameras)
+        injected = await asyncio.to_thread(_inject, svc, broker, sensors, rounds, False, cameras)
+        messages = injected + (rounds - 1) * len(sensors) + len(cameras)
         await _until(lambda: writes.pending > 0, outage_s + 10, "no write was buffered during the outage")
         health = (await svc.client.get("/api/health")).json()
         assert health["status"] == "degraded", health
@@ -134,7 +151,7 @@ async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[],
     await _until(lambda: ingest.messages - before >= messages and writes.pending == 0, 60,
                  "buffered writes were not written after the store came back")
     drained_s = time.monotonic() - restored
-    stored = await _assert_all_stored_once(svc, sensors, rounds, baseline_rounds)
+    stored = await _assert_all_stored_once(svc, sensors, rounds, baseline_rounds, cameras)
     assert ingest.errors == 0, ingest
     health = (await svc.client.get("/api/health")).json()
     assert health["components"]["database"]["ok"], health
@@ -142,6 +159,8 @@ async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[],
     assert metrics["dropped"] == 0 and metrics["failed"] == 0 and metrics["pending"] == 0, metrics
     assert metrics["buffered"] > 0 and metrics["outages"] >= 1, metrics
     late = metrics["written_late"]
+    if baseline and drained_s > 0:  # messages per second while draining against the same trips with the store up
+        baseline["drain_vs_baseline"] = round(messages / drained_s / baseline["baseline_msg_per_s"], 2)
     return {**baseline, "drain_writes_per_s": round(late / drained_s, 1) if drained_s > 0 else None,
             "messages": messages, "trips": injected, "pending_at_restore": pending_at_restore,
             "drained_s": round(drained_s, 2), "outage_s": round(restored - started, 2), **stored,
