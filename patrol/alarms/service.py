@@ -149,7 +149,7 @@ class AlarmService:
         detail = {"event": sig.event, **dict(sig.detail)}
         out = _Outcome()
         async with self._lock, self._sessions.begin() as session:
-            now = self._now()
+            now = self._now() if sig.observed_at is None else utc_from_clock(sig.observed_at)
             row = await self._active(session, sig.source, sig.type)
             if row is not None:
                 row.count += 1

@@ -313,7 +313,8 @@ class SensorService:
     async def _raise(self, device: _Device, kind: AlarmType, event: str, message: str,
                      detail: dict[str, Any]) -> None:
         sig = AlarmSignal(sensor_source(device.id), kind, event, zone=device.zone, position=self._position(device),
-                          message=message, detail={"sensor": device.id, "sensor_kind": device.kind, **detail})
+                          message=message, detail={"sensor": device.id, "sensor_kind": device.kind, **detail},
+                          observed_at=self._clock.now())
 
         async def write() -> None:
             alarm = await self._alarms.signal(sig)
@@ -447,7 +448,7 @@ class SensorService:
         what = obj.label if obj.sub_label is None else f"{obj.label} ({obj.sub_label})"
         sig = AlarmSignal(camera_source(obj.camera), AlarmType.VISION, "camera_event", severity=severity,
                           zone=zone, position=position, message=f"{what} seen by camera {obj.camera}",
-                          detail={**self._vision_detail(obj), "armed": armed})
+                          detail={**self._vision_detail(obj), "armed": armed}, observed_at=self._clock.now())
         await self._store(f"vision event {obj.id}", lambda: self._alarms.signal(sig))
 
     @staticmethod
@@ -488,7 +489,8 @@ class SensorService:
             await self._ended(source, AlarmType.CAMERA_OFFLINE, {})
         elif not online and was is not False:
             sig = AlarmSignal(source, AlarmType.CAMERA_OFFLINE, "camera_offline", position=(camera.x, camera.y),
-                              message=f"camera {camera_id} is offline", detail={"camera": camera_id})
+                              message=f"camera {camera_id} is offline", detail={"camera": camera_id},
+                              observed_at=self._clock.now())
             await self._store(f"alarm {source} camera_offline", lambda: self._alarms.signal(sig))
 
     # -- background --------------------------------------------------------------------------------

@@ -147,11 +147,14 @@ async def _outage_run(svc: Service, broker: BrokerEndpoint, outage: Callable[[],
         pending_at_restore = writes.pending
     finally:
         await restore()
-    restored = time.monotonic()
+    restored, restored_wall = time.monotonic(), time.time()
     await _until(lambda: ingest.messages - before >= messages and writes.pending == 0, 60,
                  "buffered writes were not written after the store came back")
     drained_s = time.monotonic() - restored
     stored = await _assert_all_stored_once(svc, sensors, rounds, baseline_rounds, cameras)
+    late = [a for a in await rt.extras["alarms"].list_alarms(AlarmFilter(limit=1000))
+            if a.first_at.timestamp() > restored_wall]
+    assert not late, f"alarms stamped with the time they were stored, not observed: {late[:3]}"
     assert ingest.errors == 0, ingest
     health = (await svc.client.get("/api/health")).json()
     assert health["components"]["database"]["ok"], health
