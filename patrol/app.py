@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from maps import Park, load_park, sample_park_path
@@ -35,6 +36,7 @@ from patrol.fleet.state import FleetState, RobotChange, RobotLive
 from patrol.live import LiveHub
 from patrol.runtime import Runtime
 from patrol.store.db import Store
+from patrol.store.retry import RetryPolicy, is_transient, raised_by_database
 from robots.clock import Clock, WallClock
 from robots.vda5050.topics import service_subscriptions
 
@@ -101,6 +103,12 @@ async def _auto_accept_loop(rt: Runtime) -> None:
             except ValueError as e:
                 log.warning("auto-accept of %s/%s failed: %s", manufacturer, serial, e)
                 continue
+            except Exception as e:
+                if not is_transient(e):
+                    raise
+                log.warning("auto-accept of %s/%s waits for the store: %s", manufacturer, serial, e)
+                rt.fleet.auto_accept_requests.insert(0, (manufacturer, serial))
+                break
             rt.fleet.pending.pop((manufacturer, serial), None)
             rt.fleet.seed_from_registry()
             log.info("demo auto-accepted robot %s/%s as %s", manufacturer, serial, kind.value)
@@ -152,7 +160,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            store = Store(settings.database_url)
+            store = Store(settings.database_url, RetryPolicy(max_delay_s=settings.database.retry_max_delay_s,
+                                                             buffer_size=settings.database.write_buffer))
             stack.push_async_callback(store.close)
             await store.migrate()
             auth = AuthService(store.sessions, settings.auth.secret_key, settings.auth.token_ttl_s)
@@ -183,7 +192,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
             fleet.listen(_robot_changed(rt.live))
             for pattern, qos in service_subscriptions(settings.broker.vda_interface):
                 bus.subscribe(pattern, fleet.handle, qos)
-            loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt)]
+            loops: list[Loop] = [bus.run, rt.live.run, lambda: _liveness_loop(rt), store.writes.run]
             if fleet.auto_accept:
                 loops.append(lambda: _auto_accept_loop(rt))
             # The bus closes after every subsystem (exit stack order), so their shutdown can still
@@ -210,6 +219,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
     app = FastAPI(title="ParkPatrol", version="0.1.0", lifespan=lifespan,
                   description="Control service for a business park's robot dogs, guide robot, sensors and cameras.")
     app.add_middleware(SecurityHeaders)
+    for error in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(error, _store_unavailable)
     app.include_router(core.router)
     for sub_router in _routers():
         app.include_router(sub_router)
@@ -220,6 +231,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, subsystems: li
 
     _mount_static(app)
     return app
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """A route that needs the database while it is briefly away answers 503, not 500."""
+    if not is_transient(exc):
+        raise exc
+    what = "the database" if raised_by_database(exc) else "a backing service"
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    log.warning("%s %s: %s is unavailable (%s); answered 503", request.method, request.url.path, what, reason)
+    return JSONResponse({"detail": f"{what} is unavailable ({type(exc).__name__}: {reason}); "
+                                   "the service keeps retrying, try again in a few seconds"},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 def _routers() -> list[APIRouter]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from patrol.alarms.coltypes import UTCDateTime, utc_from_clock
 from patrol.store.base import Base
+from patrol.store.retry import WriteBuffer, submit_or_run
 from robots.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -102,26 +103,33 @@ def entry_hash(prev_hash: str, at: datetime, actor: str, role: str, action: str,
 class AuditLog:
     """Writes and reads the audit log."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+                 writes: WriteBuffer | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._writes = writes
 
     async def record(self, actor: str, role: str, action: str, target: str,
                      detail: Mapping[str, Any], remote: str) -> None:
-        """Append one entry. Values are truncated to the column sizes rather than refused."""
+        """Append one entry. Values are truncated to the column sizes rather than refused. With a write
+        buffer, an entry the store cannot take now is written (in order) when it is back."""
         clean = _canonical(detail)
         at = utc_from_clock(self._clock.now())
         actor, role, action = actor[:64], role[:16], action[:64]
         target, remote = target[:128], remote[:64]
-        async with self._lock, self._sessions.begin() as session:
-            prev = await session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
-            prev_hash = prev or GENESIS_HASH
-            session.add(AuditRow(
-                at=at, actor=actor, role=role, action=action, target=target, detail=clean, remote=remote,
-                prev_hash=prev_hash,
-                hash=entry_hash(prev_hash, at, actor, role, action, target, clean, remote),
-            ))
+
+        async def write() -> None:
+            async with self._lock, self._sessions.begin() as session:
+                prev = await session.scalar(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1))
+                prev_hash = prev or GENESIS_HASH
+                session.add(AuditRow(
+                    at=at, actor=actor, role=role, action=action, target=target, detail=clean, remote=remote,
+                    prev_hash=prev_hash,
+                    hash=entry_hash(prev_hash, at, actor, role, action, target, clean, remote),
+                ))
+
+        await submit_or_run(self._writes, f"audit {action} {target}", write)
         log.info("audit: %s (%s) %s %s from %s", actor, role, action, target, remote)
 
     async def system(self, action: str, target: str, detail: Mapping[str, Any]) -> None:

@@ -49,6 +49,11 @@ class BrokerSettings(Strict):
 
 class DatabaseSettings(Strict):
     url: str | None = Field(None, description="SQLAlchemy async URL; default SQLite in the data directory")
+    write_buffer: int = Field(10_000, ge=100, le=1_000_000,
+                              description="store writes kept in memory while the database is unavailable; "
+                                          "beyond this they are dropped (counted in /api/metrics store.dropped)")
+    retry_max_delay_s: float = Field(2.0, ge=0.05, le=60,
+                                     description="longest wait between retries of a buffered write")
 
     @field_validator("url")
     @classmethod

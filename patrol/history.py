@@ -13,6 +13,7 @@ service wires into its lifespan.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -203,10 +204,13 @@ class HistoryService:
                     hub.disconnect(client)
                     client, snapshot = hub.connect()
                     self.recorder.message(orjson.loads(snapshot))
+                writes = self.runtime.store.writes
                 try:
-                    await self.write(self.recorder.take())
+                    rows = self.recorder.take()
+                    if rows:  # kept by the store's write buffer while the database is away
+                        await writes.submit(f"history batch of {len(rows)} rows", functools.partial(self.write, rows))
                     now = self.runtime.clock.now()
-                    if now - last_prune > 300:
+                    if now - last_prune > 300 and not writes.degraded:
                         await self.prune(now)
                         last_prune = now
                 except asyncio.CancelledError:

@@ -6,6 +6,7 @@ subscriptions, fleet listeners, live hub) and returns its long-running loops.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -141,10 +142,10 @@ def alarms_subsystem() -> Subsystem:
         from patrol.audit import AuditLog
         from patrol.sensors.service import SUBSCRIPTIONS, SensorService
 
-        audit = AuditLog(rt.store.sessions, rt.clock)
+        audit = AuditLog(rt.store.sessions, rt.clock, rt.store.writes)
         bridge = DispatchBridge()
-        alarms = AlarmService(rt.store.sessions, rt.clock, rt.park, rt.bus, bridge, audit)
-        sensors = SensorService(rt.store.sessions, rt.clock, alarms, audit)
+        alarms = AlarmService(rt.store.sessions, rt.clock, rt.park, rt.bus, bridge, audit, writes=rt.store.writes)
+        sensors = SensorService(rt.store.sessions, rt.clock, alarms, audit, writes=rt.store.writes)
         await sensors.load()
         for pattern in SUBSCRIPTIONS:
             rt.bus.subscribe(pattern, sensors.handle_message, 1)
@@ -174,7 +175,9 @@ def alarms_subsystem() -> Subsystem:
             while True:
                 robot, kind, active, detail, x, y = await conditions.get()
                 try:
-                    await alarms.robot_condition(robot, kind, active, detail, x, y)
+                    await rt.store.writes.submit(
+                        f"robot {robot} {kind} {'began' if active else 'ended'}",
+                        functools.partial(alarms.robot_condition, robot, kind, active, detail, x, y))
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -51,6 +51,10 @@ class ZoneArming:
                     self._overrides = {row.zone: row for row in rows}
         return self._overrides
 
+    async def load(self) -> None:
+        """Read the manual overrides now (once), so that `is_armed` needs no store afterwards."""
+        await self._load()
+
     def _scheduled(self, zone_id: str, when: datetime) -> bool:
         zone = self._park.zones.get(zone_id)
         return zone is not None and zone.kind in self._policy.armable_zone_kinds and zone.active_at(when)

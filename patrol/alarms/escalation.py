@@ -23,6 +23,7 @@ from patrol.alarms.schemas import AlarmPublic
 from patrol.alarms.tables import AlarmEventRow, AlarmRow
 from patrol.alarms.webhook import DeliveryResult, WebhookSender
 from patrol.audit import AuditLog
+from patrol.store.retry import is_transient
 from robots.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,25 @@ class Escalator:
 
     async def run(self) -> None:
         try:
+            store_waits = 0
             while True:
                 self._changed.clear()
-                next_at = await self.step()
+                try:
+                    next_at = await self.step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    # the store is briefly away: due steps stay due, try again with backoff
+                    store_waits += 1
+                    if store_waits == 1 or store_waits % 20 == 0:
+                        log.warning("escalation waits for the store (%s), attempt %d",
+                                    str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+                                    store_waits)
+                    await asyncio.sleep(min(5.0, 0.1 * 2 ** min(store_waits, 6)))
+                    continue
+                store_waits = 0
                 await self._wait(None if next_at is None else max(0.0, next_at - self._clock.now()))
         finally:
             for task in list(self._deliveries):

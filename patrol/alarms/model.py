@@ -115,7 +115,8 @@ class AlarmSignal:
     `severity` None takes the policy's default for the type. `position` and `zone` place the
     alarm on the map (they drive incident grouping and dispatch). `event` names the timeline
     entry (e.g. ``sensor_trip``, ``camera_event``) and `detail` its payload (snapshot reference,
-    sensor field, label and score).
+    sensor field, label and score). `observed_at` (clock seconds) is when ingest saw it; None means
+    now. A signal stored late (the database was briefly away) keeps the time it was observed.
     """
 
     source: str
@@ -126,6 +127,7 @@ class AlarmSignal:
     position: tuple[float, float] | None = None
     message: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)
+    observed_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from patrol.alarms.site import ParkLike, zone_at
 from patrol.alarms.tables import AlarmEventRow, AlarmRow, IncidentEventRow, IncidentRow
 from patrol.alarms.webhook import WebhookSender
 from patrol.audit import AuditLog
+from patrol.store.retry import WriteBuffer, submit_or_run
 from robots.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,10 @@ class AlarmService:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, park: ParkLike,
                  publisher: Publisher | None, dispatch: DispatchHook | None, audit: AuditLog,
-                 policy: AlarmPolicy | None = None, webhooks: WebhookSender | None = None) -> None:
+                 policy: AlarmPolicy | None = None, webhooks: WebhookSender | None = None,
+                 writes: WriteBuffer | None = None) -> None:
         self._sessions = sessions
+        self._writes = writes
         self._clock = clock
         self.park = park
         self._publisher = publisher
@@ -146,7 +149,7 @@ class AlarmService:
         detail = {"event": sig.event, **dict(sig.detail)}
         out = _Outcome()
         async with self._lock, self._sessions.begin() as session:
-            now = self._now()
+            now = self._now() if sig.observed_at is None else utc_from_clock(sig.observed_at)
             row = await self._active(session, sig.source, sig.type)
             if row is not None:
                 row.count += 1
@@ -252,22 +255,26 @@ class AlarmService:
         except Exception as exc:  # the dispatcher's failure must not lose the incident
             log.exception("dispatch for incident %d failed", incident_id)
             error = f"{type(exc).__name__}: {exc}"
-        async with self._lock, self._sessions.begin() as session:
-            incident = await session.get(IncidentRow, incident_id)
-            if incident is None:
-                return
-            now = self._now()
-            if robot is not None:
-                incident.robot_id = robot
-                incidents.timeline(session, incident_id, now, "robot_dispatched", "system", {"robot": robot})
-            else:
-                incident.dispatched_at = None  # a later alarm in this incident tries again
-                incidents.timeline(session, incident_id, now, "dispatch_failed", "system",
-                                   {"reason": error or "no robot available"})
-            public = IncidentPublic.of(incident)
-        await self.audit.system("incident.dispatch", f"incident:{incident_id}",
-                                {"robot": robot, "error": error or None})
-        self.live.emit(LiveEvent("incident", public.model_dump(mode="json")))
+        now = self._now()
+
+        async def write() -> None:
+            async with self._lock, self._sessions.begin() as session:
+                incident = await session.get(IncidentRow, incident_id)
+                if incident is None:
+                    return
+                if robot is not None:
+                    incident.robot_id = robot
+                    incidents.timeline(session, incident_id, now, "robot_dispatched", "system", {"robot": robot})
+                else:
+                    incident.dispatched_at = None  # a later alarm in this incident tries again
+                    incidents.timeline(session, incident_id, now, "dispatch_failed", "system",
+                                       {"reason": error or "no robot available"})
+                public = IncidentPublic.of(incident)
+            await self.audit.system("incident.dispatch", f"incident:{incident_id}",
+                                    {"robot": robot, "error": error or None})
+            self.live.emit(LiveEvent("incident", public.model_dump(mode="json")))
+
+        await submit_or_run(self._writes, f"dispatch outcome of incident {incident_id}", write)
 
     async def condition_ended(self, source: str, kind: AlarmType, detail: Mapping[str, Any]) -> AlarmPublic | None:
         """The condition behind (source, type) is gone: clear its alarm if the type clears by itself."""

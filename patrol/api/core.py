@@ -63,12 +63,13 @@ class HealthPublic(BaseModel):
 async def health(rt: RuntimeDep) -> JSONResponse:
     db_ok = await rt.store.ping()
     rt.database_ok = db_ok
+    database = _database_health(rt, db_ok)
     online = sum(1 for r in rt.fleet.robots.values() if r.online)
     comps: dict[str, ComponentHealth] = {
         "broker": ComponentHealth(ok=rt.bus.connected, required=True,
                                   detail=f"{rt.broker.engine} {rt.broker.host}:{rt.broker.port}"
                                   + ("" if rt.bus.connected else f" — {rt.bus.last_error or 'connecting'}")),
-        "database": ComponentHealth(ok=db_ok, required=True, detail=rt.store.dialect),
+        "database": database,
         "robots": ComponentHealth(ok=online > 0 or not rt.fleet.robots, required=False,
                                   detail=f"{online} of {len(rt.fleet.robots)} online"),
     }
@@ -82,9 +83,24 @@ async def health(rt: RuntimeDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=503 if down else 200)
 
 
+def _database_health(rt: Runtime, reachable: bool) -> ComponentHealth:
+    """Unreachable or refusing writes while the write buffer still has room is "degraded" (ingest goes on,
+    nothing is lost yet); once the buffer is full writes are being dropped and the service is "down"."""
+    writes = rt.store.writes
+    if reachable and not writes.degraded:
+        return ComponentHealth(ok=True, required=True, detail=rt.store.dialect)
+    state = "reachable but refusing writes" if reachable else "unreachable"
+    detail = (f"{rt.store.dialect} {state} ({writes.stats.last_error or 'no answer'}); "
+              f"{writes.pending} of {writes.policy.buffer_size} writes buffered, retrying")
+    if writes.full:
+        detail += f"; buffer full, {writes.stats.dropped} writes dropped"
+    return ComponentHealth(ok=False, required=writes.full, detail=detail)
+
+
 @router.get("/metrics", summary="Ingest and rejection counters")
 async def metrics(rt: RuntimeDep, user: ViewerUser) -> dict[str, Any]:
     return {"bus": rt.bus.stats.as_dict(), "fleet": rt.fleet.stats(),
+            "store": {**rt.store.writes.stats.as_dict(), "pending": rt.store.writes.pending},
             "live": {"clients": len(rt.live.clients), "slow_disconnects": rt.live.slow_disconnects}}
 
 

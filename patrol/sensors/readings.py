@@ -60,6 +60,15 @@ class Downsampler:
         done, self._done = self._done, []
         if not done:
             return 0
+        try:
+            await self._write(done)
+        except BaseException:  # the store is away (or we are cancelled): keep the buckets for next time
+            self._done = done + self._done
+            raise
+        self.rows_written += len(done)
+        return len(done)
+
+    async def _write(self, done: list[tuple[str, str, _Bucket]]) -> None:
         async with self._sessions.begin() as session:
             for sensor_id, field, bucket in done:
                 start = utc_from_clock(bucket.start)
@@ -76,8 +85,6 @@ class Downsampler:
                     row.count += bucket.count
                     row.min, row.max = min(row.min, bucket.min), max(row.max, bucket.max)
                     row.mean, row.last = total / row.count, bucket.last
-        self.rows_written += len(done)
-        return len(done)
 
     async def history(self, sensor_id: str, field: str | None = None, since: datetime | None = None,
                       limit: int = 500) -> list[SensorReadingRow]:

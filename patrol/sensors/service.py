@@ -28,6 +28,7 @@ from patrol.sensors.policy import SensorPolicy
 from patrol.sensors.readings import Downsampler
 from patrol.sensors.schemas import ReadingPublic, SensorPlace, SensorPublic
 from patrol.sensors.tables import SensorRow
+from patrol.store.retry import Write, WriteBuffer, is_transient, submit_or_run
 from robots.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class IngestCounters:
     vision_ignored: int = 0
     expired: int = 0
     errors: int = 0
+    housekeeping_deferred: int = 0  # ticks whose writes waited for the store (tried again next tick)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -100,8 +102,9 @@ class SensorService:
     """Registry and ingest of sensors; `run()` expires silent sensors and writes readings history."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, alarms: AlarmService,
-                 audit: AuditLog, policy: SensorPolicy | None = None) -> None:
+                 audit: AuditLog, policy: SensorPolicy | None = None, writes: WriteBuffer | None = None) -> None:
         self._sessions = sessions
+        self._writes = writes
         self._clock = clock
         self._alarms = alarms
         self._park = alarms.park
@@ -150,6 +153,7 @@ class SensorService:
                     device.offline = True
                 elif device is not None and alarm.type == AlarmType.SENSOR_LOW_BATTERY:
                     device.low_battery = True
+            await self._alarms.arming.load()  # ingest then decides "armed?" without the store
             self._loaded = True
 
     def _device_of(self, row: SensorRow) -> _Device:
@@ -234,6 +238,10 @@ class SensorService:
             self.counters.errors += 1
             log.exception("ingest of %s failed", topic)
 
+    async def _store(self, label: str, write: Write) -> None:
+        """Do one write now, or leave it to the store's write buffer to do (in order) when it is back."""
+        await submit_or_run(self._writes, label, write)
+
     def _warn(self, message: str) -> None:
         """Log bad input without letting a flood of it flood the log: the first 20, then every 1000th."""
         self._warnings += 1
@@ -304,11 +312,22 @@ class SensorService:
 
     async def _raise(self, device: _Device, kind: AlarmType, event: str, message: str,
                      detail: dict[str, Any]) -> None:
-        alarm = await self._alarms.signal(AlarmSignal(
-            sensor_source(device.id), kind, event, zone=device.zone, position=self._position(device),
-            message=message, detail={"sensor": device.id, "sensor_kind": device.kind, **detail}))
-        if alarm.count > 1:  # folded into the active alarm: counted, no new alarm or incident
-            self.counters.suppressed += 1
+        sig = AlarmSignal(sensor_source(device.id), kind, event, zone=device.zone, position=self._position(device),
+                          message=message, detail={"sensor": device.id, "sensor_kind": device.kind, **detail},
+                          observed_at=self._clock.now())
+
+        async def write() -> None:
+            alarm = await self._alarms.signal(sig)
+            if alarm.count > 1:  # folded into the active alarm: counted, no new alarm or incident
+                self.counters.suppressed += 1
+
+        await self._store(f"alarm {sig.source} {kind.value}", write)
+
+    async def _ended(self, source: str, kind: AlarmType, detail: dict[str, Any]) -> None:
+        async def write() -> None:
+            await self._alarms.condition_ended(source, kind, detail)
+
+        await self._store(f"clear {source} {kind.value}", write)
 
     async def _intrusion(self, device: _Device, name: str, value: bool, now: float) -> None:
         if self._debounced(device, name, now):
@@ -324,7 +343,7 @@ class SensorService:
     async def _condition(self, device: _Device, name: str, value: bool, now: float) -> None:
         kind = CONDITION_FIELDS[name]
         if not value:
-            await self._alarms.condition_ended(sensor_source(device.id), kind, {"field": name})
+            await self._ended(sensor_source(device.id), kind, {"field": name})
             return
         if self._debounced(device, name, now):
             return
@@ -347,14 +366,13 @@ class SensorService:
                               {"battery": level})
         elif recovered and device.low_battery:
             device.low_battery = False
-            await self._alarms.condition_ended(sensor_source(device.id), AlarmType.SENSOR_LOW_BATTERY,
-                                               {"battery": level})
+            await self._ended(sensor_source(device.id), AlarmType.SENSOR_LOW_BATTERY, {"battery": level})
 
     async def _seen(self, device: _Device) -> None:
         device.last_seen, device.dirty = self._clock.now(), True
         if device.offline:
             device.offline = False
-            await self._alarms.condition_ended(sensor_source(device.id), AlarmType.SENSOR_OFFLINE, {})
+            await self._ended(sensor_source(device.id), AlarmType.SENSOR_OFFLINE, {})
 
     async def _offline(self, device: _Device, reason: str) -> None:
         if device.offline:
@@ -369,6 +387,9 @@ class SensorService:
             self.counters.discovery_ignored += 1
             return
         now = utc_from_clock(self._clock.now())
+        await self._store(f"discovery of {found.name}", lambda: self._discovered(found, now))
+
+    async def _discovered(self, found: wire.Discovery, now: datetime) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(SensorRow, found.name)
             created = row is None
@@ -426,10 +447,10 @@ class SensorService:
         severity: Severity = policy.severity_of(AlarmType.VISION) if urgent else policy.vision_unarmed_severity
         self.counters.vision_events += 1
         what = obj.label if obj.sub_label is None else f"{obj.label} ({obj.sub_label})"
-        await self._alarms.signal(AlarmSignal(camera_source(obj.camera), AlarmType.VISION, "camera_event",
-                                              severity=severity, zone=zone, position=position,
-                                              message=f"{what} seen by camera {obj.camera}",
-                                              detail={**self._vision_detail(obj), "armed": armed}))
+        sig = AlarmSignal(camera_source(obj.camera), AlarmType.VISION, "camera_event", severity=severity,
+                          zone=zone, position=position, message=f"{what} seen by camera {obj.camera}",
+                          detail={**self._vision_detail(obj), "armed": armed}, observed_at=self._clock.now())
+        await self._store(f"vision event {obj.id}", lambda: self._alarms.signal(sig))
 
     @staticmethod
     def _vision_detail(obj: wire.VisionObject) -> dict[str, Any]:
@@ -450,8 +471,9 @@ class SensorService:
             return
         self.counters.vision_events += 1
         kind = "camera_snapshot" if new_snapshot and not new_rules else "camera_event"
-        await self._alarms.note(camera_source(after.camera), AlarmType.VISION, kind,
-                                {**self._vision_detail(after), "new_rules": new_rules})
+        detail = {**self._vision_detail(after), "new_rules": new_rules}
+        await self._store(f"vision update {after.id}",
+                          lambda: self._alarms.note(camera_source(after.camera), AlarmType.VISION, kind, detail))
 
     async def _camera(self, topic: str, payload: bytes) -> None:
         camera_id = wire.parse_camera_topic(topic)
@@ -465,12 +487,12 @@ class SensorService:
         self._camera_online[camera_id] = online
         source = camera_source(camera_id)
         if online and was is not True:
-            await self._alarms.condition_ended(source, AlarmType.CAMERA_OFFLINE, {})
+            await self._ended(source, AlarmType.CAMERA_OFFLINE, {})
         elif not online and was is not False:
-            await self._alarms.signal(AlarmSignal(source, AlarmType.CAMERA_OFFLINE, "camera_offline",
-                                                  position=(camera.x, camera.y),
-                                                  message=f"camera {camera_id} is offline",
-                                                  detail={"camera": camera_id}))
+            sig = AlarmSignal(source, AlarmType.CAMERA_OFFLINE, "camera_offline", position=(camera.x, camera.y),
+                              message=f"camera {camera_id} is offline", detail={"camera": camera_id},
+                              observed_at=self._clock.now())
+            await self._store(f"alarm {source} camera_offline", lambda: self._alarms.signal(sig))
 
     # -- background --------------------------------------------------------------------------------
     async def expire(self) -> int:
@@ -500,7 +522,8 @@ class SensorService:
                 row.last_seen = utc_from_clock(device.last_seen) if device.last_seen is not None else None
                 row.available, row.battery = device.available, device.battery
                 row.last_state = dict(device.state)
-                device.dirty = False
+        for device in dirty:  # only once committed: a failed write is tried again next tick
+            device.dirty = False
 
     async def run(self) -> None:
         """Every `tick_s`: expire silent sensors, write finished readings buckets and device state."""
@@ -514,7 +537,12 @@ class SensorService:
                     await self._persist_devices()
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # the store may be briefly away; try again next tick
+                except Exception as exc:
+                    if is_transient(exc):  # the store is briefly away: readings and state wait for next tick
+                        self.counters.housekeeping_deferred += 1
+                        log.warning("sensor housekeeping deferred, the store is unavailable: %s",
+                                    str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                        continue
                     self.counters.errors += 1
                     log.exception("sensor housekeeping failed")
         finally:

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from patrol.store.retry import RetryPolicy, WriteBuffer
+
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -35,9 +37,10 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 class Store:
-    """Owns the engine and the session factory; `migrate()` upgrades the schema to head."""
+    """Owns the engine and the session factory; `migrate()` upgrades the schema to head; `writes`
+    buffers and retries ingest writes while the database is briefly unavailable (see `retry`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, retry: RetryPolicy | None = None) -> None:
         self.url = url
         u = make_url(url)
         self.dialect = u.get_backend_name()
@@ -46,11 +49,14 @@ class Store:
             if u.database and u.database != ":memory:":
                 Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=10, max_overflow=10)
+            # a server that stops answering must fail a write in seconds (then it is buffered), not hang
+            kwargs.update(pool_size=10, max_overflow=10, pool_timeout=10,
+                          connect_args={"timeout": 5, "command_timeout": 30})
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writes = WriteBuffer(retry or RetryPolicy())
 
     async def migrate(self) -> None:
         """Create or upgrade the schema with alembic (idempotent)."""

@@ -1,5 +1,7 @@
 """A TCP relay that can go silent: bytes stop flowing both ways but no socket is closed, as when a
-robot walks out of Wi-Fi range. Only MQTT keepalive can notice (the broker after 1.5 x keepalive)."""
+robot walks out of Wi-Fi range. Only MQTT keepalive can notice (the broker after 1.5 x keepalive).
+It can also be cut: open connections are reset and new ones refused, as when a database server
+restarts or a firewall rejects."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ class SilentLink:
         self.upstream = (upstream_host, upstream_port)
         self.port = 0
         self.silent = False
+        self.cut_off = False
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -38,13 +41,23 @@ class SilentLink:
         """Stop relaying; connections stay open (no FIN, no RST) and hold whatever is sent."""
         self.silent = True
 
+    def cut(self) -> None:
+        """Reset every open connection and refuse (reset at once) new ones until `restore()`."""
+        self.cut_off = True
+        for w in list(self._writers):
+            w.transport.abort()
+
     def restore(self) -> None:
         """Relay again; connections that were silenced are dropped so both ends start afresh."""
         self.silent = False
+        self.cut_off = False
         for w in list(self._writers):
             w.transport.abort()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
