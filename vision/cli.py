@@ -116,6 +116,8 @@ def cmd_vision(args: argparse.Namespace) -> int:
     from vision.config import CameraConfigError, load_cameras
     from vision.models import ModelError
 
+    if not logging.getLogger().handlers:  # a worker's own process: say what it does
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
         cameras = load_cameras(args.cameras)
     except CameraConfigError as exc:
