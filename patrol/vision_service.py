@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import shapely
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ValidationError
 
 from maps import Camera, Park, Zone
 from patrol.api.deps import ViewerUser, field_error, state_item
 from vision import topics as vision_topics
+from vision.cluster import AssignmentRecord, WorkerRecord
 from vision.config import CameraSpec
 from vision.geometry import Homography
 from vision.rules import Rule
@@ -117,6 +119,52 @@ class RemoteSnapshots:
         self.stats.stored += 1
 
 
+class WorkerPublic(BaseModel):
+    id: str
+    state: str
+    capacity: float
+    started_at: float
+    heartbeat: float
+    cameras: list[str]
+
+
+@dataclass
+class VisionWorkers:
+    """The cluster as its retained records tell it: each worker's record and the cameras it watches."""
+
+    records: dict[str, WorkerRecord] = field(default_factory=dict)
+    cameras: dict[str, list[str]] = field(default_factory=dict)
+    bad_records: int = 0
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        wid = vision_topics.last_level(topic, vision_topics.WORKERS_FILTER)
+        kind = "worker"
+        if wid is None:
+            wid, kind = vision_topics.last_level(topic, vision_topics.ASSIGNMENTS_FILTER), "assignment"
+        if wid is None:
+            self.bad_records += 1
+            log.warning("%s: not a vision worker topic", topic[:200])
+            return
+        if not payload:
+            (self.records if kind == "worker" else self.cameras).pop(wid, None)
+            return
+        try:
+            if len(payload) > 65536:
+                raise ValueError(f"{len(payload)} bytes, too large for a record")
+            if kind == "worker":
+                self.records[wid] = WorkerRecord.model_validate_json(payload)
+            else:
+                self.cameras[wid] = AssignmentRecord.model_validate_json(payload).cameras
+        except (ValidationError, ValueError) as e:
+            self.bad_records += 1
+            log.warning("%s: bad %s record: %s", topic, kind, str(e).replace("\n", "; ")[:300])
+
+    def public(self) -> list[WorkerPublic]:
+        return [WorkerPublic(id=w, state=r.state, capacity=r.capacity, started_at=r.started_at,
+                             heartbeat=r.heartbeat, cameras=self.cameras.get(w, []))
+                for w, r in sorted(self.records.items())]
+
+
 async def _prune_loop(store: SnapshotStore, every_s: float = 3600.0) -> None:
     while True:
         try:
@@ -139,6 +187,10 @@ def vision_subsystem() -> Subsystem:
         rt.extras["vision_snapshots"] = store
         rt.extras["vision_remote_snapshots"] = remote
         rt.bus.subscribe(vision_topics.SNAPSHOTS_FILTER, remote.handle, 1)
+        workers = VisionWorkers()
+        rt.extras["vision_workers"] = workers
+        rt.bus.subscribe(vision_topics.WORKERS_FILTER, workers.handle, 1)
+        rt.bus.subscribe(vision_topics.ASSIGNMENTS_FILTER, workers.handle, 1)
         loops: list[Loop] = [lambda: _prune_loop(store)]
         if not vs.enabled or not rt.park.cameras:
             return loops
@@ -182,3 +234,17 @@ async def snapshot(request: Request, event_id: str, user: ViewerUser,
     except SnapshotError as e:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"event_id: no snapshot for {event_id}") from e
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+class ClusterPublic(BaseModel):
+    workers: list[WorkerPublic]
+    remote_snapshots: dict[str, int]
+    bad_worker_records: int
+
+
+@router.get("/workers", response_model=ClusterPublic, summary="Vision workers and the cameras each watches")
+async def workers(request: Request, user: ViewerUser) -> ClusterPublic:
+    cluster: VisionWorkers = state_item(request, "vision_workers", VisionWorkers)
+    remote: RemoteSnapshots = state_item(request, "vision_remote_snapshots", RemoteSnapshots)
+    return ClusterPublic(workers=cluster.public(), remote_snapshots=dict(remote.stats.__dict__),
+                         bad_worker_records=cluster.bad_records)

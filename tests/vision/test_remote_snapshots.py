@@ -17,6 +17,7 @@ from patrol.roles import Role
 from patrol.vision_service import RemoteSnapshots
 from tests.support import running_service, service_settings
 from vision import topics
+from vision.cluster import AssignmentRecord, WorkerRecord
 from vision.events import EventState, VisionEvent
 from vision.mqtt import MqttPublisher
 from vision.runtime import VisionRuntime
@@ -92,3 +93,21 @@ async def test_worker_snapshot_is_stored_and_served(tmp_path: Path, broker: Brok
         for bad in ("bad-1", "bad-2", "big-1"):
             r = await svc.client.get(f"/api/vision/events/{bad}/snapshot.jpg", headers=viewer)
             assert r.status_code == 404, bad
+
+        # the cluster view: worker records and assignments as the workers publish them
+        record = WorkerRecord(id="w9", state="online", capacity=2, started_at=1.0, heartbeat=2.0)
+        async with aiomqtt.Client(broker.host, broker.port) as client:
+            await client.publish(topics.worker("w9"), record.model_dump_json(), qos=1)
+            await client.publish(topics.assignment("w9"), AssignmentRecord(
+                worker="w9", cameras=["gate"], members=["w9"], at=3.0).model_dump_json(), qos=1)
+            await client.publish(topics.worker("w8"), b'{"id": "w8"}', qos=1)
+        for _ in range(100):
+            r = await svc.client.get("/api/vision/workers", headers=viewer)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            if body["workers"] and body["workers"][0]["cameras"] and body["bad_worker_records"]:
+                break
+            await asyncio.sleep(0.05)
+        assert body["workers"] == [{"id": "w9", "state": "online", "capacity": 2.0, "started_at": 1.0,
+                                    "heartbeat": 2.0, "cameras": ["gate"]}]
+        assert body["bad_worker_records"] == 1 and body["remote_snapshots"]["stored"] == 2
