@@ -148,12 +148,17 @@ class ClusterNode:
                     self.members = []  # republish the assignment (a survivor may have cleared it)
                     self._connected.set()
                     log.info("vision worker %s: reconnected to the broker", self.worker_id)
+                lost = self._client
                 try:
-                    await self._receive(self._client)
+                    await self._receive(lost)
                 except aiomqtt.MqttError as err:
                     log.warning("vision worker %s: broker connection lost: %s", self.worker_id, err)
                     self._connected.clear()
                     self._client = None
+                    try:
+                        await lost.__aexit__(None, None, None)
+                    except aiomqtt.MqttError as close_err:
+                        log.debug("closing the lost connection: %s", close_err)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:

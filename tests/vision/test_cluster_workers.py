@@ -26,7 +26,7 @@ from vision import topics
 from vision.cluster import assign
 
 REPO = Path(__file__).resolve().parents[2]
-KEEPALIVE = 2
+KEEPALIVE = int(os.environ.get("PARKPATROL_TEST_VISION_KEEPALIVE", "2"))  # 10 to measure the default
 WORKERS = ("w1", "w2")
 
 
