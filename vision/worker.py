@@ -76,15 +76,20 @@ class ClusterNode:
         await client.publish(topics.worker(self.worker_id), self._record("online"), qos=1, retain=True)
 
     # -- lifecycle ----------------------------------------------------------------------------------
-    async def __aenter__(self) -> ClusterNode:
+    async def _connect(self) -> aiomqtt.Client:
+        """A new connection that has subscribed to the records and announced this worker online."""
         client = self._client_for()
         await client.__aenter__()
         try:
             await self._announce(client)
         except BaseException:
-            await client.__aexit__(None, None, None)
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
             raise
-        self._client = client
+        return client
+
+    async def __aenter__(self) -> ClusterNode:
+        self._client = await self._connect()
         self._connected.set()
         return self
 
@@ -133,9 +138,7 @@ class ClusterNode:
             while True:
                 if self._client is None:
                     try:
-                        client = self._client_for()
-                        await client.__aenter__()
-                        await self._announce(client)
+                        client = await self._connect()
                     except aiomqtt.MqttError as err:
                         log.warning("vision worker %s: broker unreachable (%s); retrying in %.1f s",
                                     self.worker_id, err, backoff)

@@ -180,6 +180,9 @@ async def test_two_workers_share_cameras_and_the_survivor_takes_over(private_bro
             await watch.until("both left", lambda: watch.workers == {"w1": "offline", "w2": "offline"}
                               and not any(watch.assignments.values())
                               and all(watch.status[c]["state"] == "offline" for c in cams), 10)
+    except AssertionError as e:
+        logs = {w: (tmp_path / w / "worker.log").read_text(errors="replace")[-4000:] for w in procs}
+        raise AssertionError(f"{e}\n" + "\n".join(f"--- {w} log:\n{t}" for w, t in logs.items())) from None
     finally:
         for p in procs.values():
             if p.returncode is None:
