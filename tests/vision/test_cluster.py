@@ -89,3 +89,17 @@ def test_topics_refuse_bad_ids() -> None:
             build("")
     assert topics.last_level("parkpatrol/vision/workers/x", topics.WORKERS_FILTER) == "x"
     assert topics.last_level("parkpatrol/vision/workers/", topics.WORKERS_FILTER) is None
+
+
+def test_the_vision_worker_account_may_use_every_cluster_topic() -> None:
+    from paho.mqtt.client import topic_matches_sub
+
+    from robots.security import BrokerAccount
+
+    rules = BrokerAccount.vision_worker("parkpatrol-vision", password_hash="$7$1$a$b").acl_rules()
+    writable = [r.split()[-1] for r in rules if r.split()[1] in ("write", "readwrite")]
+    readable = [r.split()[-1] for r in rules if r.split()[1] in ("read", "readwrite")]
+    for topic in (topics.worker("w1"), topics.assignment("w1"), topics.snapshot("1.0-gate-1"),
+                  topics.camera_status("gate"), topics.EVENTS):
+        assert any(topic_matches_sub(f, topic) for f in writable), topic
+    assert any(topic_matches_sub(f, topics.worker("w2")) for f in readable)
