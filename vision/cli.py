@@ -161,7 +161,7 @@ async def _worker(args: argparse.Namespace, cameras: list[Any]) -> None:
         return
     async with MqttPublisher(args.broker, client_id=f"parkpatrol-vision-{os.getpid()}") as pub, \
             VisionRuntime(cameras, pub, data_dir, model=args.model, backend=args.backend,
-                          detect=not args.health_only) as runtime:
+                          publish_snapshots=True, detect=not args.health_only) as runtime:
         log.info("vision worker: %d camera(s), detector on %s", len(cameras),
                  runtime.detector.backend if runtime.detector else "none (health only)")
         task = asyncio.create_task(runtime.run())
