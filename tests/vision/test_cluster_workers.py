@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiomqtt
+import pytest
 
 from patrol.broker import BrokerEndpoint
 from tests.vision.test_sources import MjpegServer
 from vision import topics
 from vision.cluster import assign
 
+pytestmark = pytest.mark.reliability  # fault injection against real processes (~40-60 s on 2 cores)
 REPO = Path(__file__).resolve().parents[2]
 KEEPALIVE = int(os.environ.get("PARKPATROL_TEST_VISION_KEEPALIVE", "2"))  # 10 to measure the default
 WORKERS = ("w1", "w2")
