@@ -51,6 +51,7 @@ class Watch:
         self.workers: dict[str, str] = {}
         self.status: dict[str, dict[str, Any]] = {}
         self.changed = asyncio.Event()
+        self.listener: asyncio.Task[None] | None = None
 
     def owners(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -62,6 +63,8 @@ class Watch:
     async def until(self, what: str, pred: Callable[[], bool], within: float) -> float:
         t0 = time.monotonic()
         while not pred():
+            if self.listener is not None and self.listener.done():
+                raise AssertionError(f"the watching client stopped: {self.listener!r}; {self.describe()}")
             if time.monotonic() - t0 > within:
                 raise AssertionError(f"not within {within} s: {what}; {self.describe()}")
             self.changed.clear()
@@ -97,7 +100,7 @@ async def watching(broker: BrokerEndpoint) -> AsyncIterator[Watch]:
                 watch.changed.set()
 
     ready = asyncio.Event()
-    task = asyncio.create_task(listen(ready))
+    task = watch.listener = asyncio.create_task(listen(ready))
     await asyncio.wait_for(ready.wait(), 10)
     try:
         yield watch
