@@ -323,11 +323,13 @@ class VisionRuntime:
             jpeg = await asyncio.to_thread(self.snapshots.get, eid)
             if len(jpeg) > MAX_SNAPSHOT_BYTES:
                 raise SnapshotError(f"{len(jpeg)} bytes, over the {MAX_SNAPSHOT_BYTES}-byte limit")
-            await self.publisher.publish(topics.snapshot(eid), jpeg, 1, False)
+            topic = topics.snapshot(eid)
         except (SnapshotError, ValueError, OSError) as exc:
             self.stats.processing_errors += 1
             log.warning("snapshot of event %s not published: %s", eid, exc)
             return
+        try:
+            await self.publisher.publish(topic, jpeg, 1, False)
         except Exception as exc:
             self.stats.publish_errors += 1
             log.warning("publishing the snapshot of event %s failed: %s", eid, exc)
