@@ -132,7 +132,14 @@ class Membership:
         return set(self.live()) != before
 
     def expire(self, now: float, keep: str | None = None) -> bool:
-        """Drop members not heard from within `ttl` (never `keep`, this worker); True if any went."""
+        """Drop members not heard from within `ttl` (never `keep`, this worker); True if any went.
+
+        When `keep`'s own record has not come back within `ttl` either, it is this worker that is cut
+        off (or was frozen): nobody is dropped, so it does not grab every camera on a stale view.
+        """
+        own = self.seen_at.get(keep) if keep is not None else None
+        if own is not None and now - own > self.ttl:
+            return False
         gone = [w for w, t in self.seen_at.items() if w != keep and now - t > self.ttl]
         for w in gone:
             log.warning("vision worker %s: no heartbeat for %.1f s, taking it as gone", w, now - self.seen_at[w])

@@ -171,15 +171,24 @@ class ClusterNode:
                 self._changed.set()
 
     async def _heartbeats(self) -> None:
+        """Every keepalive/2: the record (so others know this worker lives) and the assignment again
+        (a survivor that took this worker for dead may have cleared it). Each send is bounded, so a
+        dead connection cannot hold up the next heartbeat on a new one."""
+        period = self.keepalive / 2
         while True:
-            await asyncio.sleep(self.keepalive / 2)
+            await asyncio.sleep(period)
             client = self._client
             if client is None or self._left:
                 continue
             try:
-                await client.publish(topics.worker(self.worker_id), self._record("online"), qos=1, retain=True)
-            except aiomqtt.MqttError as err:
-                log.warning("vision worker %s: heartbeat not sent: %s", self.worker_id, err)
+                async with asyncio.timeout(period):
+                    await client.publish(topics.worker(self.worker_id), self._record("online"), qos=1,
+                                         retain=True)
+                    if self.members:  # after the first assignment
+                        await client.publish(topics.assignment(self.worker_id),
+                                             self._assignment_payload(self.owned, self.members), qos=1, retain=True)
+            except (aiomqtt.MqttError, TimeoutError) as err:
+                log.warning("vision worker %s: heartbeat not sent: %s", self.worker_id, err or "timed out")
 
     async def _rebalance(self, cameras: Sequence[str], apply: Apply) -> None:
         await self._connected.wait()

@@ -58,9 +58,20 @@ def test_membership_follows_records_wills_and_expiry() -> None:
     assert m.receive(topics.worker("b"), record("b"), now=12.0)
     assert m.receive(topics.worker("c"), b"", now=12.0) is False  # clearing an unknown record
     assert not m.expire(20.0)
+    m.receive(topics.worker("a"), record("a"), now=25.0)  # a's own heartbeat comes back
     assert m.expire(27.5, keep="a") and m.live() == {"a": 1.0}  # b silent for 15.5 s
     assert m.stats.expired == 1
-    assert m.expire(30.0) and m.live() == {}
+    assert m.expire(45.0) and m.live() == {}
+
+
+def test_a_worker_that_hears_not_even_itself_drops_nobody() -> None:
+    """Frozen or cut off: its own heartbeats stopped coming back, so its view is stale, not the others'."""
+    m = Membership(ttl=3.0)
+    m.receive(topics.worker("a"), record("a"), now=0.0)
+    m.receive(topics.worker("b"), record("b"), now=0.0)
+    assert not m.expire(10.0, keep="a") and m.live() == {"a": 1.0, "b": 1.0}
+    m.receive(topics.worker("a"), record("a"), now=10.5)  # connected again: b is gone unless it speaks
+    assert m.expire(10.5, keep="a") and m.live() == {"a": 1.0}
 
 
 @pytest.mark.parametrize("topic, payload", [
