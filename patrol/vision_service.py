@@ -3,7 +3,11 @@
 Cameras, their image->ground mappings and the map zones they overlook come from the park map;
 rules per camera: a person in a restricted / no-go / after-hours zone while the zone's schedule
 is active, and a fallen person anywhere in view. Events go out on the broker like a separate
-vision worker's would, so the alarms ingest treats both alike. Snapshots are served here.
+vision worker's would, so the alarms ingest treats both alike.
+
+Snapshots are served here from one store: those the in-process runtime takes, and those separate
+workers (`parkpatrol vision --worker-id ...`) publish on `parkpatrol/vision/snapshots/<event_id>`,
+which are checked (size, JPEG) and stored with the same retention.
 """
 
 from __future__ import annotations
@@ -13,20 +17,24 @@ import logging
 import re
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import shapely
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ValidationError
 
 from maps import Camera, Park, Zone
 from patrol.api.deps import ViewerUser, field_error, state_item
+from vision import topics as vision_topics
+from vision.cluster import AssignmentRecord, WorkerRecord
 from vision.config import CameraSpec
 from vision.geometry import Homography
 from vision.rules import Rule
 from vision.rules import Zone as VisionZone
 from vision.runtime import VisionRuntime
-from vision.snapshots import SnapshotError
+from vision.snapshots import MAX_SNAPSHOT_BYTES, SnapshotError, SnapshotStore
 
 if TYPE_CHECKING:
     from patrol.app import Loop, Subsystem
@@ -72,13 +80,120 @@ class _BusPublisher:
         await self.rt.bus.publish(topic, payload, qos=qos, retain=retain)
 
 
+@dataclass
+class RemoteSnapshotStats:
+    stored: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
+@dataclass
+class RemoteSnapshots:
+    """Stores the snapshots vision workers publish; a bad payload is logged, counted and dropped."""
+
+    store: SnapshotStore
+    max_bytes: int = MAX_SNAPSHOT_BYTES
+    stats: RemoteSnapshotStats = field(default_factory=RemoteSnapshotStats)
+
+    async def handle(self, topic: str, payload: bytes) -> None:
+        event_id = vision_topics.last_level(topic, vision_topics.SNAPSHOTS_FILTER)
+        if event_id is None or not vision_topics.valid_event_id(event_id):
+            self.stats.rejected += 1
+            log.warning("%s: not a snapshot topic (parkpatrol/vision/snapshots/<event_id>)", topic[:200])
+            return
+        if len(payload) > self.max_bytes:  # checked here too, before a thread is spent on it
+            self.stats.rejected += 1
+            log.warning("%s: snapshot of %d bytes, over the %d-byte limit; dropped", topic, len(payload),
+                        self.max_bytes)
+            return
+        try:
+            await asyncio.to_thread(self.store.put, event_id, payload, max_bytes=self.max_bytes)
+        except ValueError as e:
+            self.stats.rejected += 1
+            log.warning("%s: %s; dropped", topic, e)
+            return
+        except OSError as e:
+            self.stats.failed += 1
+            log.error("%s: storing the snapshot failed: %s", topic, e)
+            return
+        self.stats.stored += 1
+
+
+class WorkerPublic(BaseModel):
+    id: str
+    state: str
+    capacity: float
+    started_at: float
+    heartbeat: float
+    cameras: list[str]
+
+
+@dataclass
+class VisionWorkers:
+    """The cluster as its retained records tell it: each worker's record and the cameras it watches."""
+
+    records: dict[str, WorkerRecord] = field(default_factory=dict)
+    cameras: dict[str, list[str]] = field(default_factory=dict)
+    bad_records: int = 0
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        wid = vision_topics.last_level(topic, vision_topics.WORKERS_FILTER)
+        kind = "worker"
+        if wid is None:
+            wid, kind = vision_topics.last_level(topic, vision_topics.ASSIGNMENTS_FILTER), "assignment"
+        if wid is None:
+            self.bad_records += 1
+            log.warning("%s: not a vision worker topic", topic[:200])
+            return
+        if not payload:
+            (self.records if kind == "worker" else self.cameras).pop(wid, None)
+            return
+        try:
+            if len(payload) > 65536:
+                raise ValueError(f"{len(payload)} bytes, too large for a record")
+            if kind == "worker":
+                self.records[wid] = WorkerRecord.model_validate_json(payload)
+            else:
+                self.cameras[wid] = AssignmentRecord.model_validate_json(payload).cameras
+        except (ValidationError, ValueError) as e:
+            self.bad_records += 1
+            log.warning("%s: bad %s record: %s", topic, kind, str(e).replace("\n", "; ")[:300])
+
+    def public(self) -> list[WorkerPublic]:
+        return [WorkerPublic(id=w, state=r.state, capacity=r.capacity, started_at=r.started_at,
+                             heartbeat=r.heartbeat, cameras=self.cameras.get(w, []))
+                for w, r in sorted(self.records.items())]
+
+
+async def _prune_loop(store: SnapshotStore, every_s: float = 3600.0) -> None:
+    while True:
+        try:
+            removed = await asyncio.to_thread(store.prune)
+        except OSError as e:
+            log.error("pruning snapshots in %s failed: %s", store.root, e)
+        else:
+            if removed:
+                log.info("pruned %d old snapshots", removed)
+        await asyncio.sleep(every_s)
+
+
 def vision_subsystem() -> Subsystem:
     from patrol.app import Subsystem
 
     async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
         vs = rt.settings.vision
+        store = SnapshotStore(rt.settings.data_dir / "vision" / "snapshots")
+        remote = RemoteSnapshots(store)
+        rt.extras["vision_snapshots"] = store
+        rt.extras["vision_remote_snapshots"] = remote
+        rt.bus.subscribe(vision_topics.SNAPSHOTS_FILTER, remote.handle, 1)
+        workers = VisionWorkers()
+        rt.extras["vision_workers"] = workers
+        rt.bus.subscribe(vision_topics.WORKERS_FILTER, workers.handle, 1)
+        rt.bus.subscribe(vision_topics.ASSIGNMENTS_FILTER, workers.handle, 1)
+        loops: list[Loop] = [lambda: _prune_loop(store)]
         if not vs.enabled or not rt.park.cameras:
-            return []
+            return loops
         specs = [camera_spec(rt.park, c, vs.camera_base_url) for c in rt.park.cameras.values()]
         runtime = VisionRuntime(specs, _BusPublisher(rt), rt.settings.data_dir / "vision", rt.clock,
                                 model=vs.model)
@@ -89,7 +204,7 @@ def vision_subsystem() -> Subsystem:
             reason = f"not running: {e}"
             rt.extras["health_probes"] = {**rt.extras.get("health_probes", {}),
                                           "vision": lambda: (False, False, reason)}
-            return []
+            return loops
         rt.extras["vision"] = runtime
 
         def probe() -> tuple[bool, bool, str]:
@@ -99,7 +214,7 @@ def vision_subsystem() -> Subsystem:
 
         rt.extras["health_probes"] = {**rt.extras.get("health_probes", {}), "vision": probe}
         log.info("vision: %d cameras, detector %s", len(specs), runtime.detector)
-        return [runtime.run]
+        return [*loops, runtime.run]
 
     return Subsystem("vision", setup)
 
@@ -113,9 +228,23 @@ async def snapshot(request: Request, event_id: str, user: ViewerUser,
                    boxes: Annotated[bool, Query(description="draw the detection boxes")] = False) -> Response:
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", event_id):
         raise field_error("path", "event_id", "1-128 of A-Z a-z 0-9 _ . : -")
-    runtime: VisionRuntime = state_item(request, "vision", VisionRuntime)
+    store: SnapshotStore = state_item(request, "vision_snapshots", SnapshotStore)
     try:
-        jpeg = await asyncio.to_thread(runtime.snapshot, event_id, boxes)
+        jpeg = await asyncio.to_thread(store.get, event_id, boxes=boxes)
     except SnapshotError as e:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"event_id: no snapshot for {event_id}") from e
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+class ClusterPublic(BaseModel):
+    workers: list[WorkerPublic]
+    remote_snapshots: dict[str, int]
+    bad_worker_records: int
+
+
+@router.get("/workers", response_model=ClusterPublic, summary="Vision workers and the cameras each watches")
+async def workers(request: Request, user: ViewerUser) -> ClusterPublic:
+    cluster: VisionWorkers = state_item(request, "vision_workers", VisionWorkers)
+    remote: RemoteSnapshots = state_item(request, "vision_remote_snapshots", RemoteSnapshots)
+    return ClusterPublic(workers=cluster.public(), remote_snapshots=dict(remote.stats.__dict__),
+                         bad_worker_records=cluster.bad_records)

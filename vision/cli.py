@@ -43,6 +43,16 @@ def add_commands(sub: Sub) -> None:
     w = sub.add_parser("vision", help="run a vision worker: cameras -> events on the MQTT broker")
     w.add_argument("--broker", required=True, help="mqtt://host:port of the park's broker")
     w.add_argument("--cameras", required=True, type=Path, help="cameras JSON file (see vision.config)")
+    w.add_argument("--worker-id", default=None,
+                   help="join the vision cluster under this id (1-64 of A-Z a-z 0-9 _ . -, unique per worker): "
+                        "workers given the same camera file share its cameras and take over those of a "
+                        "worker that dies; without it this worker watches every camera alone")
+    w.add_argument("--capacity", type=float, default=1.0,
+                   help="this worker's share of the cameras relative to the others (default 1)")
+    w.add_argument("--keepalive", type=int, default=10,
+                   help="MQTT keepalive in seconds; a silent worker's cameras move after 1.5x this (default 10)")
+    w.add_argument("--health-only", action="store_true",
+                   help="read the streams and publish camera health only: no model, no detection, no events")
     _model_args(w)
     w.set_defaults(func=cmd_vision)
 
@@ -106,16 +116,31 @@ def cmd_vision(args: argparse.Namespace) -> int:
     from vision.config import CameraConfigError, load_cameras
     from vision.models import ModelError
 
+    if not logging.getLogger().handlers:  # a worker's own process: say what it does
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
         cameras = load_cameras(args.cameras)
     except CameraConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import aiomqtt
+
+    from vision.topics import valid_worker_id
+
+    if args.worker_id is not None and not valid_worker_id(args.worker_id):
+        print(f"error: --worker-id {args.worker_id!r}: use 1-64 of A-Z a-z 0-9 _ . -", file=sys.stderr)
+        return 2
+    if not 0 < args.capacity <= 10_000 or args.keepalive < 2:
+        print("error: --capacity must be in (0, 10000] and --keepalive at least 2", file=sys.stderr)
         return 2
     try:
         asyncio.run(_worker(args, cameras))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except aiomqtt.MqttError as exc:
+        print(f"error: broker {args.broker}: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         pass
     return 0
@@ -131,15 +156,63 @@ async def _worker(args: argparse.Namespace, cameras: list[Any]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if args.worker_id is not None:
+        await _cluster_worker(args, cameras, data_dir, stop)
+        return
     async with MqttPublisher(args.broker, client_id=f"parkpatrol-vision-{os.getpid()}") as pub, \
-            VisionRuntime(cameras, pub, data_dir, model=args.model, backend=args.backend) as runtime:
-        assert runtime.detector is not None
-        log.info("vision worker: %d camera(s), detector on %s", len(cameras), runtime.detector.backend)
+            VisionRuntime(cameras, pub, data_dir, model=args.model, backend=args.backend,
+                          publish_snapshots=True, detect=not args.health_only) as runtime:
+        log.info("vision worker: %d camera(s), detector on %s", len(cameras),
+                 runtime.detector.backend if runtime.detector else "none (health only)")
         task = asyncio.create_task(runtime.run())
         await stop.wait()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _cluster_worker(args: argparse.Namespace, cameras: list[Any], data_dir: Path,
+                          stop: asyncio.Event) -> None:
+    """A worker of the cluster: watches the cameras rendezvous hashing gives it among the live workers."""
+    from vision.runtime import VisionRuntime
+    from vision.worker import ClusterNode
+
+    specs = {c.id: c for c in cameras}
+    async with ClusterNode(args.broker, args.worker_id, args.capacity, keepalive=args.keepalive) as node, \
+            VisionRuntime([], node, data_dir, model=args.model, backend=args.backend, worker_id=args.worker_id,
+                          publish_snapshots=True, detect=not args.health_only) as runtime:
+
+        async def apply(owned: set[str]) -> None:
+            for cid in sorted(set(runtime.cameras) - owned):
+                await runtime.remove_camera(cid)
+            for cid in sorted(owned - set(runtime.cameras)):
+                await runtime.add_camera(specs[cid])
+
+        log.info("vision worker %s: %d camera(s) in the file, capacity %g, detector %s", args.worker_id,
+                 len(specs), args.capacity, runtime.detector.backend if runtime.detector else "none (health only)")
+        tasks = [asyncio.create_task(runtime.run()), asyncio.create_task(node.run(list(specs), apply))]
+        try:
+            await _until_stopped(stop, tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await node.leave()
+            if node.others_live():  # they take the cameras over and report them; no offline flap
+                for cid in list(runtime.cameras):
+                    await runtime.remove_camera(cid)
+
+
+async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for the stop signal; a task that ends first (a crash) ends the worker with its error."""
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    for t in done:
+        if t is not waiter:
+            t.result()
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

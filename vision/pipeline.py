@@ -127,6 +127,15 @@ class CameraPipeline:
         gone = {o.id for o in self.tracker.expire(now)}
         return self._events(None, [], gone, now) if (gone or self._open) else []
 
+    def close(self, now: float) -> list[VisionEvent]:
+        """The camera stops here (handed to another worker): `end` every open event."""
+        out = [VisionEvent(type="end", before=o.state, after=o.state.model_copy(update={
+            "end_time": now, "has_snapshot": self._has_snapshot(o.state.id)})) for o in self._open.values()]
+        self._open.clear()
+        self._snap_time.clear()
+        self._snap_score.clear()
+        return out
+
     def homography(self) -> Homography | None:
         if self.spec.robot is not None:
             pose = self.spec.robot.pose()

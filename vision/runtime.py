@@ -5,6 +5,11 @@ In-process (inside `parkpatrol serve`) or as a worker (`parkpatrol vision`):
     async with VisionRuntime(cameras, publisher, data_dir) as vision:
         await vision.run()          # until cancelled
 
+Cameras can be added and removed while running (`add_camera`, `remove_camera`): a worker of a cluster
+(vision.worker) starts the cameras it gains and stops those it loses when the membership changes.
+A worker also publishes each event's best JPEG (`publish_snapshots=True`) so the service can store
+and serve snapshots it did not take itself.
+
 `publisher` is anything with `async def publish(topic, payload, qos, retain)`: the service's MQTT bus,
 or `vision.mqtt.MqttPublisher` in a worker.
 """
@@ -29,7 +34,7 @@ from vision.config import CameraSpec
 from vision.detector import Detector, Region
 from vision.events import VisionEvent
 from vision.pipeline import CameraPipeline, PipelineConfig
-from vision.snapshots import SnapshotStore
+from vision.snapshots import MAX_SNAPSHOT_BYTES, SnapshotError, SnapshotStore
 from vision.sources import CameraHealth, CameraReader, FramePacket, FrameSource
 from vision.types import Detection, Frame
 
@@ -47,6 +52,7 @@ class RuntimeStats:
     regions: int = 0
     events: int = 0
     publish_errors: int = 0
+    snapshots_published: int = 0
     processing_errors: int = 0
     latencies: list[float] = field(default_factory=list)
     frames_by_camera: dict[str, int] = field(default_factory=dict)
@@ -79,6 +85,10 @@ class VisionRuntime:
         snapshot_retention: float = 7 * 86400,
         on_event: Callable[[VisionEvent], None] | None = None,
         calibrate_batching: bool = True,
+        worker_id: str | None = None,
+        publish_snapshots: bool = False,
+        detect: bool = True,
+        connect_grace: float = 5.0,
     ) -> None:
         ids = [c.id for c in cameras]
         if len(set(ids)) != len(ids):
@@ -101,32 +111,89 @@ class VisionRuntime:
         self.stats = RuntimeStats()
         self._last_seq: dict[str, int] = {}
         self._health_sent: dict[str, tuple[str, float]] = {}
+        self.worker_id = worker_id
+        self.publish_snapshots = publish_snapshots
+        self.detect = detect
+        """False: health only (streams read and reported, no detection, no events, no model loaded)."""
+        self._snap_sent: dict[str, int] = {}
+        self._cameras_lock = asyncio.Lock()
+        self.connect_grace = connect_grace
+        """A camera just started is not reported offline before its first frame within this many seconds
+        (a camera taken over from another worker must not flap offline, which would raise an alarm)."""
+        self._opened_at: dict[str, float] = {}
 
     async def __aenter__(self) -> VisionRuntime:
-        if self.detector is None:
+        if self.detector is None and self.detect:
             self.detector = await asyncio.to_thread(
                 Detector.open, self.data_dir, self._model, self._backend)
-        if self.calibrate_batching and len(self.cameras) > 1:
+        if self.detector is not None and self.calibrate_batching and len(self.cameras) > 1:
             await asyncio.to_thread(self.detector.calibrate_batching)
         for cam in self.cameras.values():
-            self.sources[cam.id] = self._given_sources.get(cam.id) or CameraReader(cam.id, cam.source)
-            self.pipelines[cam.id] = CameraPipeline(cam, self.detector.labels, self.snapshots,
-                                                    self.pipeline_config)
+            self._open_camera(cam)
         for src in self.sources.values():
             src.start()
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await asyncio.to_thread(self._stop_sources)
+        await asyncio.to_thread(self._stop_sources, list(self.sources.values()))
         for cam in self.cameras:
             health = CameraHealth(cam, "offline", 0.0, None, 0, "vision runtime stopped")
             with contextlib.suppress(Exception):
                 await self._publish_health(health, force=True)
 
-    def _stop_sources(self) -> None:
-        for src in self.sources.values():
+    def _open_camera(self, cam: CameraSpec) -> None:
+        self._opened_at[cam.id] = self.clock.now()
+        self.sources[cam.id] = self._given_sources.get(cam.id) or CameraReader(cam.id, cam.source)
+        if self.detector is not None:
+            self.pipelines[cam.id] = CameraPipeline(cam, self.detector.labels, self.snapshots,
+                                                    self.pipeline_config)
+
+    @staticmethod
+    def _stop_sources(sources: list[FrameSource]) -> None:
+        for src in sources:
             src.stop()
+
+    async def add_camera(self, cam: CameraSpec) -> None:
+        """Start watching `cam` (its reader starts at once; frames flow from the next step)."""
+        async with self._cameras_lock:
+            if cam.id in self.sources:
+                raise ValueError(f"camera {cam.id} is already running")
+            self.cameras[cam.id] = cam
+            self._open_camera(cam)
+            self.sources[cam.id].start()
+            log.info("camera %s: started", cam.id)
+
+    async def remove_camera(self, camera_id: str, *, mark_offline: bool = False) -> None:
+        """Stop watching a camera: its open events end, its reader thread is stopped and joined.
+
+        Its status is left alone unless `mark_offline` (another worker takes it over and reports it).
+        """
+        async with self._cameras_lock:
+            src = self.sources.pop(camera_id, None)
+            if src is None:
+                return
+            pipeline = self.pipelines.pop(camera_id, None)
+            self.cameras.pop(camera_id, None)
+            self._last_seq.pop(camera_id, None)
+            self._health_sent.pop(camera_id, None)
+            self._opened_at.pop(camera_id, None)
+            now = self.clock.now()
+            try:
+                ended = pipeline.close(now) if pipeline is not None else []
+            except Exception:
+                self.stats.processing_errors += 1
+                log.exception("camera %s: ending its open events failed", camera_id)
+                ended = []
+            try:
+                await asyncio.to_thread(self._stop_sources, [src])
+            finally:
+                for event in ended:
+                    await self._publish_event(event, now)
+            if mark_offline:
+                health = CameraHealth(camera_id, "offline", 0.0, None, 0, "vision worker stopped the camera")
+                await self._publish_health(health, force=True)
+            log.info("camera %s: stopped", camera_id)
 
     def snapshot(self, event_id: str, boxes: bool = False) -> bytes:
         """JPEG of an event's best snapshot (raises `SnapshotError` if none)."""
@@ -148,6 +215,10 @@ class VisionRuntime:
 
     async def step(self) -> int:
         """One pass over all cameras: newest frames processed, events and health published."""
+        async with self._cameras_lock:
+            return await self._step()
+
+    async def _step(self) -> int:
         fresh: list[tuple[str, FramePacket]] = []
         for cid, src in self.sources.items():
             pkt = src.latest()
@@ -156,13 +227,22 @@ class VisionRuntime:
                 fresh.append((cid, pkt))
         stale = [cid for cid in self.sources if cid not in {c for c, _ in fresh}]
         events: list[tuple[VisionEvent, float]] = []
-        if fresh:
+        if fresh and self.detector is None:
+            self.stats.frames += len(fresh)
+            for cid, _ in fresh:
+                self.stats.frames_by_camera[cid] = self.stats.frames_by_camera.get(cid, 0) + 1
+        elif fresh:
             events = await asyncio.to_thread(self.process_frames, fresh)
         for cid in stale:
-            events += [(e, self.clock.now()) for e in self.pipelines[cid].idle(self.clock.now())]
+            if cid in self.pipelines:
+                events += [(e, self.clock.now()) for e in self.pipelines[cid].idle(self.clock.now())]
         for event, captured in events:
             await self._publish_event(event, captured)
+        now = self.clock.now()
         for health in self.health().values():
+            if (health.state == "offline" and health.last_frame_time is None
+                    and now - self._opened_at.get(health.camera, 0.0) < self.connect_grace):
+                continue  # still connecting
             await self._publish_health(health)
         return len(fresh)
 
@@ -213,6 +293,8 @@ class VisionRuntime:
         return out
 
     async def _publish_event(self, event: VisionEvent, captured: float) -> None:
+        if self.publish_snapshots:
+            await self._publish_snapshot(event)
         payload = event.model_dump_json(exclude_none=False).encode()
         try:
             await self.publisher.publish(topics.EVENTS, payload, 1, False)
@@ -228,14 +310,44 @@ class VisionRuntime:
             except Exception:
                 log.exception("on_event callback failed for %s", event.after.id)
 
+    async def _publish_snapshot(self, event: VisionEvent) -> None:
+        """Send the event's best JPEG ahead of the event whenever it is new or was replaced by a better one."""
+        eid = event.after.id
+        sent = self._snap_sent.pop(eid, None) if event.type == "end" else self._snap_sent.get(eid)
+        if not event.after.has_snapshot:
+            return
+        try:
+            stamp = self.snapshots.stamp(eid)
+            if stamp is None or stamp == sent:
+                return
+            jpeg = await asyncio.to_thread(self.snapshots.get, eid)
+            if len(jpeg) > MAX_SNAPSHOT_BYTES:
+                raise SnapshotError(f"{len(jpeg)} bytes, over the {MAX_SNAPSHOT_BYTES}-byte limit")
+            topic = topics.snapshot(eid)
+        except (SnapshotError, ValueError, OSError) as exc:
+            self.stats.processing_errors += 1
+            log.warning("snapshot of event %s not published: %s", eid, exc)
+            return
+        try:
+            await self.publisher.publish(topic, jpeg, 1, False)
+        except Exception as exc:
+            self.stats.publish_errors += 1
+            log.warning("publishing the snapshot of event %s failed: %s", eid, exc)
+            return
+        self.stats.snapshots_published += 1
+        if event.type != "end":
+            self._snap_sent[eid] = stamp
+
     async def _publish_health(self, health: CameraHealth, force: bool = False) -> None:
         now = self.clock.now()
         sent = self._health_sent.get(health.camera)
         if not force and sent is not None and sent[0] == health.state and now - sent[1] < self.status_interval:
             return
         try:
-            await self.publisher.publish(topics.camera_status(health.camera),
-                                         orjson.dumps(health.payload()), 1, True)
+            payload = health.payload()
+            if self.worker_id is not None:
+                payload["worker"] = self.worker_id
+            await self.publisher.publish(topics.camera_status(health.camera), orjson.dumps(payload), 1, True)
         except Exception as exc:
             self.stats.publish_errors += 1
             log.warning("publishing status of camera %s failed: %s", health.camera, exc)

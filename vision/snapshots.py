@@ -14,6 +14,8 @@ import numpy as np
 from vision.types import Box, Frame
 
 log = logging.getLogger(__name__)
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+"""Largest snapshot a worker sends and the service accepts (a 1080p JPEG at quality 85 is ~0.3 MB)."""
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -54,6 +56,38 @@ class SnapshotStore:
         meta = {"box": box.as_list(), "label": label, "score": round(score, 3)}
         target.with_suffix(".json").write_text(json.dumps(meta))
         return target
+
+    def put(self, event_id: str, jpeg: bytes, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> Path:
+        """Store (replace) the snapshot of `event_id` from JPEG bytes another process took.
+
+        Raises `ValueError` for an empty, oversized or undecodable payload; nothing is written then.
+        """
+        if not jpeg:
+            raise ValueError(f"snapshot of {event_id}: empty payload")
+        if len(jpeg) > max_bytes:
+            raise ValueError(f"snapshot of {event_id}: {len(jpeg)} bytes, over the {max_bytes}-byte limit")
+        if not jpeg.startswith(b"\xff\xd8\xff"):
+            raise ValueError(f"snapshot of {event_id}: not a JPEG (no SOI marker)")
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        if img is None:
+            raise ValueError(f"snapshot of {event_id}: the JPEG does not decode")
+        target = self.path(event_id)
+        tmp = target.with_suffix(".jpg.tmp")
+        tmp.write_bytes(jpeg)
+        tmp.replace(target)
+        target.with_suffix(".json").unlink(missing_ok=True)  # no box metadata travels with it
+        return target
+
+    def stamp(self, event_id: str) -> int | None:
+        """An identity of the stored snapshot's version, None when there is none.
+
+        Every save writes a new file (new inode), so a replaced snapshot gets a new stamp.
+        """
+        try:
+            st = self.path(event_id).stat()
+        except (FileNotFoundError, SnapshotError):
+            return None
+        return hash((st.st_ino, st.st_mtime_ns, st.st_size))
 
     def has(self, event_id: str) -> bool:
         try:
