@@ -93,8 +93,9 @@ def _run_load(host: str, port: int, rate: float, amount: float, positions: list[
     return p
 
 
-def measure_ceiling(host: str, port: int, messages: int, positions: list[tuple[float, float]]) -> float:
-    """Messages/s a bare paho subscriber counts from a flood of `messages`."""
+def measure_ceiling(host: str, port: int, messages: int,
+                    positions: list[tuple[float, float]]) -> tuple[float, float]:
+    """Messages/s a bare paho subscriber counts from a flood of `messages`, and its CPU us per message."""
     got = 0
     first = last = 0.0
     lock = threading.Lock()
@@ -115,12 +116,14 @@ def measure_ceiling(host: str, port: int, messages: int, positions: list[tuple[f
     sub.subscribe("uagv/v2/+/+/state", qos=0)
     sub.loop_start()
     ready.wait(5)
+    cpu = time.process_time()
     p = _run_load(host, port, 0, messages, positions)
     p.join()
     time.sleep(1.0)
+    cpu = time.process_time() - cpu
     sub.loop_stop()
     sub.disconnect()
-    return got / (last - first) if last > first else 0.0
+    return (got / (last - first) if last > first else 0.0), 1e6 * cpu / max(1, got)
 
 
 @dataclass
@@ -132,6 +135,7 @@ class Step:
     p50_ms: float
     p99_ms: float
     achieved: float
+    cpu_us_per_msg: float  # the service process's CPU time (all threads) per message received
 
 
 async def _service_steps(host: str, port: int, park: Park, rates: list[float], seconds: float,
@@ -175,6 +179,7 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
             before = fleet.accepted_messages
             latencies.clear()
             window[0] = window[1] = 0.0
+            cpu = time.process_time()
             p = _run_load(host, port, rate, seconds, positions)
             await asyncio.to_thread(p.join)
             sent: int = p.result_queue.get()
@@ -185,10 +190,11 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
                     await asyncio.wait_for(caught_up.wait(), 3.0)
             elapsed = max(1e-6, window[1] - window[0])
             received = fleet.accepted_messages - before
+            cpu = time.process_time() - cpu
             lat = sorted(latencies) or [0.0]
             steps.append(Step(rate, sent, received, max(0, sent - received),
                               1000 * statistics.median(lat), 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-                              received / elapsed))
+                              received / elapsed, 1e6 * cpu / max(1, received)))
             if received < sent * 0.98:
                 break  # far past saturation: higher rates only lose more
         runner.cancel()
@@ -206,7 +212,7 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
         broker = MosquittoProcess(data_dir=Path(tmp) / "broker")
         broker.start()
         try:
-            ceiling = measure_ceiling(broker.host, broker.port, 200_000, positions)
+            ceiling, ceiling_cpu = measure_ceiling(broker.host, broker.port, 200_000, positions)
             steps = asyncio.run(_service_steps(broker.host, broker.port, park, rates, args.seconds, positions,
                                                Path(tmp)))
         finally:
@@ -216,6 +222,7 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     best_step = next((s for s in steps if s.offered == best), None)
     result = {
         "bare_paho_ceiling_msg_s": round(ceiling),
+        "bare_paho_cpu_us_per_msg": round(ceiling_cpu, 1),
         "steps": [s.__dict__ for s in steps],
         "sustained_rule": f"zero loss and p99 <= {SUSTAINED_P99_MS:.0f} ms",
         "max_sustained_rate_msg_s": best,
@@ -225,10 +232,11 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"bare paho subscriber ceiling: {ceiling:,.0f} msg/s")
-        print(f"{'offered':>9} {'sent':>8} {'lost':>6} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7}")
+        print(f"bare paho subscriber ceiling: {ceiling:,.0f} msg/s ({ceiling_cpu:.1f} us CPU per message)")
+        print(f"{'offered':>9} {'sent':>8} {'lost':>6} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/msg':>10}")
         for s in steps:
-            print(f"{s.offered:>9,.0f} {s.sent:>8} {s.lost:>6} {s.achieved:>9,.0f} {s.p50_ms:>7.1f} {s.p99_ms:>7.1f}")
+            print(f"{s.offered:>9,.0f} {s.sent:>8} {s.lost:>6} {s.achieved:>9,.0f} {s.p50_ms:>7.1f} {s.p99_ms:>7.1f}"
+                  f" {s.cpu_us_per_msg:>10.1f}")
         print(f"highest sustained rate (zero loss, p99 <= {SUSTAINED_P99_MS:.0f} ms): {best:,.0f} msg/s = "
               f"{result['ratio_to_ceiling']} x the bare ceiling")
     return 0
