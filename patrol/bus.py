@@ -235,20 +235,24 @@ class MqttBus:
                 if not buf:
                     await self._wakeup.wait()
             n = 0
-            while buf and n < self.batch_size:
-                topic, payload = buf.popleft()
-                n += 1
-                for handler in self._handlers_for(topic):
-                    try:
-                        result = handler(topic, payload)
-                        if inspect.isawaitable(result):
-                            await result
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        self.stats.handler_errors += 1
-                        log.exception("handler for %s failed", topic)
-                self.stats.handled += 1
+            routes = self._route_cache
+            try:
+                while buf and n < self.batch_size:
+                    topic, payload = buf.popleft()
+                    n += 1
+                    handlers = routes.get(topic)
+                    for handler in handlers if handlers is not None else self._handlers_for(topic):
+                        try:
+                            result = handler(topic, payload)
+                            if result is not None and inspect.isawaitable(result):  # sync handlers return None
+                                await result
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            self.stats.handler_errors += 1
+                            log.exception("handler for %s failed", topic)
+            finally:
+                self.stats.handled += n  # counted per batch: one attribute update instead of one per message
             if n >= self.batch_size // 2:
                 with self._cond:
                     self._cond.notify_all()
