@@ -188,3 +188,11 @@ def mutated(draw: st.DrawFn) -> bytes:
 @given(mutated())
 def test_fast_decoder_never_accepts_what_pydantic_rejects(payload: bytes) -> None:
     check_agrees(payload)
+
+
+def test_a_timestamp_outside_utc_years_is_a_validation_error() -> None:
+    """It used to escape pydantic as OverflowError, past the fleet's `except ValidationError`."""
+    d = minimal_state()
+    d["timestamp"] = "0001-01-01T00:00:00+01:00"
+    with pytest.raises(ValidationError, match="outside years 1-9999"):
+        State.from_json(json.dumps(d).encode())
