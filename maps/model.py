@@ -18,6 +18,7 @@ from typing import Any, Literal
 import shapely
 from shapely.geometry import Polygon
 
+from maps.area_index import AreaIndex
 from maps.camera import Homography
 from maps.geo import LatLon, LocalFrame
 from maps.schedule import WeeklySchedule
@@ -187,6 +188,7 @@ class Park:
     geojson_text: str = field(repr=False, compare=False)
     margin: float = 30.0
     _area: Polygon = field(init=False, repr=False, compare=False)
+    _area_index: AreaIndex | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if len(self.boundary) >= 3:
@@ -208,8 +210,15 @@ class Park:
         return self.frame.to_wgs84(x, y)
 
     def contains(self, x: float, y: float) -> bool:
-        """Whether (x, y) is inside the park (its boundary, or the waypoints' hull) plus `margin` metres."""
-        return math.isfinite(x) and math.isfinite(y) and bool(shapely.intersects_xy(self._area, x, y))
+        """Whether (x, y) is inside the park (its boundary, or the waypoints' hull) plus `margin` metres.
+
+        Hot (every robot position the service ingests): answered from a grid built on first use.
+        """
+        index = self._area_index
+        if index is None:
+            index = AreaIndex(self._area)
+            object.__setattr__(self, "_area_index", index)
+        return index.contains(x, y)
 
     def zones_at(self, x: float, y: float, when: datetime | None = None) -> tuple[Zone, ...]:
         """Zones containing (x, y), highest priority first; only those in force at `when` if given."""

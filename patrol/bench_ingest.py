@@ -8,6 +8,9 @@ One run, one private Mosquitto, one load process:
    lost and the publish-to-visible latency (the state's timestamp -> the fleet state that the
    API and WebSocket serve is updated).
 It prints the highest rate sustained (zero loss, p99 within 100 ms) and the ratio to the ceiling.
+
+CPU time per message (the bare subscriber's, each service step's, and `FleetState.handle` alone
+in-process) is printed too: unlike rates, those ratios hold when other work shares the CPU.
 """
 
 from __future__ import annotations
@@ -93,8 +96,9 @@ def _run_load(host: str, port: int, rate: float, amount: float, positions: list[
     return p
 
 
-def measure_ceiling(host: str, port: int, messages: int, positions: list[tuple[float, float]]) -> float:
-    """Messages/s a bare paho subscriber counts from a flood of `messages`."""
+def measure_ceiling(host: str, port: int, messages: int,
+                    positions: list[tuple[float, float]]) -> tuple[float, float]:
+    """Messages/s a bare paho subscriber counts from a flood of `messages`, and its CPU us per message."""
     got = 0
     first = last = 0.0
     lock = threading.Lock()
@@ -115,12 +119,14 @@ def measure_ceiling(host: str, port: int, messages: int, positions: list[tuple[f
     sub.subscribe("uagv/v2/+/+/state", qos=0)
     sub.loop_start()
     ready.wait(5)
+    cpu = time.process_time()
     p = _run_load(host, port, 0, messages, positions)
     p.join()
     time.sleep(1.0)
+    cpu = time.process_time() - cpu
     sub.loop_stop()
     sub.disconnect()
-    return got / (last - first) if last > first else 0.0
+    return (got / (last - first) if last > first else 0.0), 1e6 * cpu / max(1, got)
 
 
 @dataclass
@@ -132,6 +138,7 @@ class Step:
     p50_ms: float
     p99_ms: float
     achieved: float
+    cpu_us_per_msg: float  # the service process's CPU time (all threads) per message received
 
 
 async def _service_steps(host: str, port: int, park: Park, rates: list[float], seconds: float,
@@ -175,6 +182,7 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
             before = fleet.accepted_messages
             latencies.clear()
             window[0] = window[1] = 0.0
+            cpu = time.process_time()
             p = _run_load(host, port, rate, seconds, positions)
             await asyncio.to_thread(p.join)
             sent: int = p.result_queue.get()
@@ -185,10 +193,11 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
                     await asyncio.wait_for(caught_up.wait(), 3.0)
             elapsed = max(1e-6, window[1] - window[0])
             received = fleet.accepted_messages - before
+            cpu = time.process_time() - cpu
             lat = sorted(latencies) or [0.0]
             steps.append(Step(rate, sent, received, max(0, sent - received),
                               1000 * statistics.median(lat), 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-                              received / elapsed))
+                              received / elapsed, 1e6 * cpu / max(1, received)))
             if received < sent * 0.98:
                 break  # far past saturation: higher rates only lose more
         runner.cancel()
@@ -197,16 +206,48 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
     return steps
 
 
+async def fleet_cpu_us_per_msg(park: Park, positions: list[tuple[float, float]], data_dir: Path,
+                               rounds: int = 7) -> float:
+    """CPU us per state message through `FleetState.handle` alone (no broker, no bus, no threads):
+    the part of the ingest cost that is ours, steady under a shared CPU. Median of `rounds`."""
+    store = Store(f"sqlite+aiosqlite:///{data_dir / 'fleet-cpu.db'}")
+    await store.migrate()
+    try:
+        registry = RobotRegistry(store.sessions)
+        for i in range(ROBOTS):
+            await registry.add(MANUFACTURER, f"r{i:04d}", RobotKind.PATROL_DOG)
+        fleet = FleetState(registry, park)
+        messages = [(f"uagv/v2/{MANUFACTURER}/r{i:04d}/state",
+                     _payload_template(f"r{i:04d}", *positions[i % len(positions)])
+                     .replace(b'"TS"', b'"2026-11-29T04:00:00.%06dZ"' % (i * 997 % 1_000_000))) for i in range(ROBOTS)]
+        handle = fleet.handle
+        for topic, payload in messages:  # warm the caches
+            handle(topic, payload)
+        per_round = []
+        for _ in range(rounds):
+            cpu = time.process_time()
+            for _ in range(10):
+                for topic, payload in messages:
+                    handle(topic, payload)
+            per_round.append(1e6 * (time.process_time() - cpu) / (10 * ROBOTS))
+        if fleet.rejected:
+            raise RuntimeError(f"bench payloads rejected: {dict(fleet.rejected)}")
+        return statistics.median(per_round)
+    finally:
+        await store.close()
+
+
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
     park = load_park(sample_park_path())
     wps = list(park.waypoints.values())
     positions = [(w.x, w.y) for w in wps]
     rates = [2000.0, 5000.0, 10000.0, 15000.0, 20000.0, 30000.0]
     with tempfile.TemporaryDirectory(prefix="pp-bench-") as tmp:
+        fleet_cpu = asyncio.run(fleet_cpu_us_per_msg(park, positions, Path(tmp)))
         broker = MosquittoProcess(data_dir=Path(tmp) / "broker")
         broker.start()
         try:
-            ceiling = measure_ceiling(broker.host, broker.port, 200_000, positions)
+            ceiling, ceiling_cpu = measure_ceiling(broker.host, broker.port, 200_000, positions)
             steps = asyncio.run(_service_steps(broker.host, broker.port, park, rates, args.seconds, positions,
                                                Path(tmp)))
         finally:
@@ -216,19 +257,23 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     best_step = next((s for s in steps if s.offered == best), None)
     result = {
         "bare_paho_ceiling_msg_s": round(ceiling),
+        "bare_paho_cpu_us_per_msg": round(ceiling_cpu, 1),
         "steps": [s.__dict__ for s in steps],
         "sustained_rule": f"zero loss and p99 <= {SUSTAINED_P99_MS:.0f} ms",
         "max_sustained_rate_msg_s": best,
         "p99_ms_at_max": best_step.p99_ms if best_step else None,
         "ratio_to_ceiling": round(best / ceiling, 3) if ceiling else None,
+        "fleet_cpu_us_per_msg": round(fleet_cpu, 1),
     }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"bare paho subscriber ceiling: {ceiling:,.0f} msg/s")
-        print(f"{'offered':>9} {'sent':>8} {'lost':>6} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7}")
+        print(f"bare paho subscriber ceiling: {ceiling:,.0f} msg/s ({ceiling_cpu:.1f} us CPU per message)")
+        print(f"{'offered':>9} {'sent':>8} {'lost':>6} {'achieved':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/msg':>10}")
         for s in steps:
-            print(f"{s.offered:>9,.0f} {s.sent:>8} {s.lost:>6} {s.achieved:>9,.0f} {s.p50_ms:>7.1f} {s.p99_ms:>7.1f}")
+            print(f"{s.offered:>9,.0f} {s.sent:>8} {s.lost:>6} {s.achieved:>9,.0f} {s.p50_ms:>7.1f} {s.p99_ms:>7.1f}"
+                  f" {s.cpu_us_per_msg:>10.1f}")
+        print(f"fleet state ingest alone: {fleet_cpu:.1f} us CPU per state message")
         print(f"highest sustained rate (zero loss, p99 <= {SUSTAINED_P99_MS:.0f} ms): {best:,.0f} msg/s = "
               f"{result['ratio_to_ceiling']} x the bare ceiling")
     return 0

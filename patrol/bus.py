@@ -94,6 +94,7 @@ class MqttBus:
     buffer_size: int = 50_000
     batch_size: int = 2_000
     overflow_wait_s: float = 5.0
+    idle_poll_s: float = 0.002  # at most this much delay added to a message that finds the dispatcher idle
     stats: BusStats = field(default_factory=BusStats)
     _subs: list[_Subscription] = field(default_factory=list)
     _route_cache: dict[str, tuple[Handler, ...]] = field(default_factory=dict)
@@ -104,6 +105,7 @@ class MqttBus:
     _wakeup: asyncio.Event | None = None
     _connected: threading.Event = field(default_factory=threading.Event)
     _closing: bool = False
+    _idle: bool = False  # set by the dispatcher before it waits on `_wakeup`; cleared by whoever wakes it
     last_error: str | None = None
     connected_since: float | None = None
 
@@ -208,10 +210,10 @@ class MqttBus:
                                       self.overflow_wait_s, self.stats.dropped_overflow)
                         return
                     self._cond.wait(left)
-        was_empty = not buf
         buf.append((msg.topic, bytes(msg.payload)))
         self.stats.received += 1
-        if was_empty and self._loop is not None and self._wakeup is not None:
+        if self._idle and self._loop is not None and self._wakeup is not None:
+            self._idle = False  # one wake-up per idle spell: each costs a self-pipe write and a GIL hand-over
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(self._wakeup.set)
 
@@ -231,24 +233,36 @@ class MqttBus:
         buf = self._buffer
         while True:
             if not buf:
-                self._wakeup.clear()
+                # Let a burst gather before going idle: while messages keep coming the dispatcher polls
+                # every `idle_poll_s` and the network thread never has to wake it.
+                await asyncio.sleep(self.idle_poll_s)
                 if not buf:
-                    await self._wakeup.wait()
-            n = 0
-            while buf and n < self.batch_size:
-                topic, payload = buf.popleft()
-                n += 1
-                for handler in self._handlers_for(topic):
+                    self._wakeup.clear()
+                    self._idle = True  # from here the network thread wakes us (see _on_message)
                     try:
-                        result = handler(topic, payload)
-                        if inspect.isawaitable(result):
-                            await result
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        self.stats.handler_errors += 1
-                        log.exception("handler for %s failed", topic)
-                self.stats.handled += 1
+                        if not buf:
+                            await self._wakeup.wait()
+                    finally:
+                        self._idle = False
+            n = 0
+            routes = self._route_cache
+            try:
+                while buf and n < self.batch_size:
+                    topic, payload = buf.popleft()
+                    n += 1
+                    handlers = routes.get(topic)
+                    for handler in handlers if handlers is not None else self._handlers_for(topic):
+                        try:
+                            result = handler(topic, payload)
+                            if result is not None and inspect.isawaitable(result):  # sync handlers return None
+                                await result
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            self.stats.handler_errors += 1
+                            log.exception("handler for %s failed", topic)
+            finally:
+                self.stats.handled += n  # counted per batch: one attribute update instead of one per message
             if n >= self.batch_size // 2:
                 with self._cond:
                     self._cond.notify_all()

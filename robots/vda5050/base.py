@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Self
 
 import orjson
@@ -34,6 +35,7 @@ def parse_version(version: str) -> tuple[int, int, int]:
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
+@lru_cache(maxsize=64)  # asked for every state message the service ingests
 def is_supported_version(version: str) -> bool:
     try:
         major, minor, _ = parse_version(version)
@@ -71,8 +73,11 @@ def format_timestamp(value: datetime) -> str:
 
 
 def as_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC; aware ones are converted."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """Naive datetimes are taken as UTC; aware ones are converted (ValueError if that leaves years 1-9999)."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00; as ValueError pydantic reports it on the field
+        raise ValueError(f"{value.isoformat()} is outside years 1-9999 in UTC") from None
 
 
 Timestamp = Annotated[
