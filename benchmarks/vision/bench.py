@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -206,6 +207,7 @@ class _FeedSource:
 async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path, seconds: float,
                    fps: float, fps_cap: float, region_size: int) -> dict[str, Any]:
     sources = {cid: _FeedSource(cid, [decode(f.jpeg) for f in frames], fps) for cid, frames in scenes.items()}
+    timings_before = dataclasses.replace(det.timings)
     specs = bench_specs(list(scenes), fps_cap)
     async with VisionRuntime(specs, CountingPublisher(), data_dir, detector=det, sources=dict(sources),
                              poll_interval=0.005, pipeline=PipelineConfig(region_size=region_size)) as runtime:
@@ -219,6 +221,8 @@ async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir:
             await task
         cpu = time.process_time() - c0
     lat = sorted(runtime.stats.latencies)
+    tm, t0 = det.timings, timings_before
+    inferences = max(1, tm.inferences - t0.inferences)
     offered = {cid: s.offered for cid, s in sources.items()}
     processed = {cid: runtime.stats.frames_by_camera.get(cid, 0) for cid in scenes}
     share = {cid: processed[cid] / max(1, offered[cid]) for cid in scenes}
@@ -230,6 +234,15 @@ async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir:
         "frames_offered": sum(offered.values()), "frames_processed": sum(processed.values()),
         "min_camera_processed_share": round(min(share.values()), 3),
         "cpu_s_per_camera_second": round(cpu / len(scenes) / seconds, 4),
+        "cores_used": round(cpu / seconds, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "stage_s": {k: round(v, 2) for k, v in runtime.stats.stage_s.items()},
+        "detector_inferences": tm.inferences - t0.inferences,
+        "detector_ms_per_inference": {
+            "prepare": round(1e3 * (tm.prepare_s - t0.prepare_s) / inferences, 1),
+            "infer": round(1e3 * (tm.infer_s - t0.infer_s) / inferences, 1),
+            "postprocess": round(1e3 * (tm.postprocess_s - t0.postprocess_s) / inferences, 1),
+        },
     }
 
 
