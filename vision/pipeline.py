@@ -75,6 +75,8 @@ class CameraPipeline:
         self.stats = PipelineStats()
         self._last_detect: float | None = None
         self._detect_before: float | None = None
+        self.confirming = False
+        """The last planned frame has a fresh track waiting for confirmation (a possible alert)."""
         self._open: dict[str, OpenEvent] = {}
         self._snap_time: dict[str, float] = {}
         self._snap_score: dict[str, float] = {}
@@ -97,6 +99,7 @@ class CameraPipeline:
         tracks = self.tracker.active() if self.tracker else []
         confirming = self.tracker is not None and (
             self.tracker.pending() > 0 or any(not o.confirmed and now - o.last_seen < 1.0 for o in tracks))
+        self.confirming = confirming
         # the cap is waived while a fresh track waits for confirmation: an alert should not wait for it
         if since < 0.9 / self.spec.detect_fps and not confirming:  # 10% slack for frame-time jitter
             self.stats.skipped_fps_cap += 1

@@ -65,6 +65,8 @@ class _Work:
     regions: list[Region | None]
     waiting_since: float
     """When this camera last had a frame planned for detection: who waited longest goes first."""
+    confirming: bool
+    """A fresh track waits for confirmation: a possible alert goes before everything else."""
 
 
 class VisionRuntime:
@@ -157,9 +159,12 @@ class VisionRuntime:
     async def step(self) -> int:
         """One pass over all cameras: newest frames processed, events and health published.
 
-        Every camera with a new frame is planned (motion gate) first; the frames that need detection then
-        go oldest first, and each one's events are published as soon as it is tracked, before the next
-        frame's detection. Snapshots are encoded after all of the step's events are out.
+        Every camera with a new frame is planned (motion gate) first; the frames that need detection
+        then go one detector call at a time, fresh tracks awaiting confirmation first, then the camera
+        that waited longest since its last detection, and each one's events are published as soon as
+        it is tracked. Once the step has spent `step_budget_s` detecting, the frames still waiting are
+        given back: those cameras' next frames go first in the next step (bounded latency, no camera
+        starves). Snapshots are encoded after all of the step's events are out.
         """
         fresh: list[tuple[str, FramePacket]] = []
         for cid, src in self.sources.items():
@@ -180,8 +185,10 @@ class VisionRuntime:
         for i, chunk in enumerate(chunks):
             if i and time.perf_counter() - started > self.pipeline_config.step_budget_s:
                 for w in (w for rest in chunks[i:] for w in rest):
-                    self.pipelines[w.camera].defer()
-                    self.stats.deferred += 1
+                    pipe = self.pipelines.get(w.camera)  # None if the camera was removed meanwhile
+                    if pipe is not None:
+                        pipe.defer()
+                        self.stats.deferred += 1
                 break
             await self._publish_events(await asyncio.to_thread(self.detect_frames, chunk))
         if works:
@@ -200,8 +207,9 @@ class VisionRuntime:
 
     def plan_frames(self, fresh: list[tuple[str, FramePacket]]
                     ) -> tuple[list[_Work], list[tuple[VisionEvent, float]]]:
-        """Motion gate every new frame (blocking): the frames to detect on, the camera that waited
-        longest since its last detection first, and the events of the frames that skip detection."""
+        """Motion gate every new frame (blocking): the frames to detect on, in the order to run them
+        (fresh tracks awaiting confirmation first, then the camera that waited longest since its last
+        detection), and the events of the frames that skip detection."""
         works: list[_Work] = []
         out: list[tuple[VisionEvent, float]] = []
         t0 = time.perf_counter()
@@ -223,8 +231,10 @@ class VisionRuntime:
                 out += [(e, pkt.captured) for e in self.pipelines[cid].idle(pkt.captured)]
             else:
                 works.append(_Work(cid, pkt, regions,
-                                   waiting_since if waiting_since is not None else float("-inf")))
-        works.sort(key=lambda w: (w.waiting_since, w.packet.captured))
+                                   waiting_since if waiting_since is not None else float("-inf"),
+                                   self.pipelines[cid].confirming))
+        # confirming lasts a second at most after a sighting, so it cannot starve the other cameras
+        works.sort(key=lambda w: (not w.confirming, w.waiting_since, w.packet.captured))
         self.stats.add_time("motion", time.perf_counter() - t0)
         return works, out
 
@@ -254,8 +264,11 @@ class VisionRuntime:
         for w in works:
             dets: list[Detection] = [d for r in results[k:k + len(w.regions)] for d in r]
             k += len(w.regions)
+            pipe = self.pipelines.get(w.camera)
+            if pipe is None:  # removed while its frame was being detected on
+                continue
             try:
-                events = self.pipelines[w.camera].ingest(w.packet.frame, dets, w.packet.captured)
+                events = pipe.ingest(w.packet.frame, dets, w.packet.captured)
             except Exception:
                 self.stats.processing_errors += 1
                 log.exception("camera %s: tracking/rules failed on %d detections", w.camera, len(dets))

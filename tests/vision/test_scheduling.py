@@ -39,7 +39,7 @@ class RecordingPublisher:
             self.events.append((payload, self.runtime.snapshots.has(eid)))
 
 
-async def test_out_of_time_frames_are_given_back_round_robin(
+async def test_out_of_time_frames_are_given_back_and_no_camera_starves(
     detector: Detector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(detector, "batching", False)  # one frame per detector call
@@ -56,7 +56,9 @@ async def test_out_of_time_frames_are_given_back_round_robin(
     runs = [runtime.pipelines[c].stats.detect_runs for c in cams]
     deferred = [runtime.pipelines[c].stats.deferred for c in cams]
     assert runtime.stats.detect_calls == sum(runs) >= len(cams), runs
-    assert max(runs) - min(runs) <= 1, runs  # the same scene everywhere: each camera gets its turn
+    # one detection per step for four cameras seeing the same walk: fresh tracks jump the queue, yet
+    # the cameras that waited longest come next, so every camera is detected on again and again
+    assert min(runs) >= 2 and sum(runs) >= len(frames) - 2, runs
     assert runtime.stats.deferred == sum(deferred) > 0
 
 
