@@ -223,14 +223,14 @@ class _OneCallRuntime(VisionRuntime):
 
 LIVE_VARIANTS = {
     "one call per step (before)": (_OneCallRuntime, float("inf")),
-    "longest-waiting first, no budget": (VisionRuntime, float("inf")),
-    "longest-waiting first, 0.3 s budget": (VisionRuntime, 0.3),
+    "scheduled, no budget": (VisionRuntime, float("inf")),
+    "scheduled, 0.3 s budget": (VisionRuntime, 0.3),
 }
 
 
 async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path, seconds: float,
                    fps: float, fps_cap: float, region_size: int,
-                   variant: str = "longest-waiting first, 0.3 s budget") -> dict[str, Any]:
+                   variant: str = "scheduled, 0.3 s budget") -> dict[str, Any]:
     sources = {cid: _FeedSource(cid, [decode(f.jpeg) for f in frames], fps) for cid, frames in scenes.items()}
     timings_before = dataclasses.replace(det.timings)
     specs = bench_specs(list(scenes), fps_cap)
