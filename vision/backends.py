@@ -34,19 +34,21 @@ class Backend(Protocol):
 
 
 def _threads() -> int:
-    """Threads per inference: $PARKPATROL_VISION_THREADS, else all cores but one (at least one).
+    """Threads per inference: $PARKPATROL_VISION_THREADS, else all cores.
 
-    The core left over runs the camera readers, motion gating and the event loop. On the shared 2-core
-    box one OpenVINO thread also took ~35% less CPU per inference than two (98 vs 153 ms for a 320 px
-    region): with the other core busy, a second thread mostly waits at the synchronisation points.
+    Measured on the shared 2-core box (OpenVINO f32, 320 px region): with the box busy with other
+    work, 1 thread took less CPU per inference than 2 (98-132 vs 142-153 ms); with spare capacity, 2
+    threads halved the wall time per inference (72 vs 133 ms) and the live 16-camera run got 1.6 cores
+    instead of 0.94 (one thread caps the sequential detection loop at one core). So all cores by
+    default; set 1 where the vision process shares a small machine with busy neighbours.
     """
     raw = os.environ.get("PARKPATROL_VISION_THREADS", "").strip()
     try:
         wanted = int(raw) if raw else 0
     except ValueError:
         raise ModelError(f"PARKPATROL_VISION_THREADS={raw!r} is not a number of threads; "
-                         "set a whole number, or 0 for all cores but one") from None
-    return wanted if wanted > 0 else max(1, (os.cpu_count() or 1) - 1)
+                         "set a whole number, or 0 for all cores") from None
+    return wanted if wanted > 0 else max(1, os.cpu_count() or 1)
 
 
 def _names_of(yolo: Any) -> list[str]:

@@ -290,12 +290,12 @@ def decode_lever(sample: Sequence[BenchFrame], repeats: int = 3) -> dict[str, fl
 
 def threads_lever(sample: Sequence[BenchFrame], det: Detector, data_dir: Path, model: str | None,
                   backend: str, rounds: int = 4) -> dict[str, Any]:
-    """CPU and wall ms per 320 px region with the default inference threads against all cores,
+    """CPU and wall ms per 320 px region with the configured inference threads against one thread,
     interleaved so that both see the same load."""
     old = os.environ.get("PARKPATROL_VISION_THREADS")
-    os.environ["PARKPATROL_VISION_THREADS"] = str(os.cpu_count() or 1)
+    os.environ["PARKPATROL_VISION_THREADS"] = "1"
     try:
-        all_cores = Detector.open(data_dir, model, backend)
+        one = Detector.open(data_dir, model, backend)
     finally:
         if old is None:
             del os.environ["PARKPATROL_VISION_THREADS"]
@@ -303,11 +303,11 @@ def threads_lever(sample: Sequence[BenchFrame], det: Detector, data_dir: Path, m
             os.environ["PARKPATROL_VISION_THREADS"] = old
     frame = decode(sample[len(sample) // 2].jpeg)
     region = [(frame, Region(160, 120, 320, 320))]
-    times: dict[str, list[tuple[float, float]]] = {det.info.detail: [], all_cores.info.detail: []}
-    for d in (det, all_cores):
+    times: dict[str, list[tuple[float, float]]] = {det.info.detail: [], one.info.detail: []}
+    for d in (det, one):
         d.detect_regions(region)
     for _ in range(rounds):
-        for d in (det, all_cores):
+        for d in (det, one):
             _, wall, cpu = _timed(lambda d=d: [d.detect_regions(region) for _ in range(3)])
             times[d.info.detail].append((wall / 3, cpu / 3))
     return {k: {"wall_ms": round(1e3 * statistics.median(w for w, _ in v), 1),

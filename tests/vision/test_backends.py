@@ -10,11 +10,11 @@ from vision.backends import _threads
 from vision.models import ModelError
 
 
-def test_threads_default_leaves_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threads_default_is_all_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PARKPATROL_VISION_THREADS", raising=False)
-    assert _threads() == max(1, (os.cpu_count() or 1) - 1)
+    assert _threads() == max(1, os.cpu_count() or 1)
     monkeypatch.setenv("PARKPATROL_VISION_THREADS", "0")
-    assert _threads() == max(1, (os.cpu_count() or 1) - 1)
+    assert _threads() == max(1, os.cpu_count() or 1)
 
 
 def test_threads_override_and_bad_value(monkeypatch: pytest.MonkeyPatch) -> None:
