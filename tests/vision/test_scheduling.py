@@ -15,6 +15,8 @@ from vision.detector import Detector
 from vision.pipeline import PipelineConfig
 from vision.rules import Rule, Zone
 from vision.runtime import VisionRuntime
+from vision.sources import FramePacket
+from vision.types import Box, Detection
 
 pytestmark = pytest.mark.model
 
@@ -82,3 +84,21 @@ async def test_event_is_published_before_its_snapshot_is_encoded(detector: Detec
         assert runtime.snapshots.has(eid)  # ... and stored before the step returned
         assert runtime.snapshot(eid)[:2] == b"\xff\xd8"
     assert set(runtime.stats.stage_s) >= {"motion", "detect", "track", "snapshot", "publish"}
+
+
+async def test_fresh_track_awaiting_confirmation_goes_first(detector: Detector, tmp_path: Path) -> None:
+    frames = walk(view(), park_time(12), 5.0, 1.0, [(9.0, 5.0), (9.0, -5.0)])
+    sources = {c: FakeFrameSource(c) for c in ("a", "b")}
+    async with VisionRuntime([_spec(c) for c in sources], RecordingPublisher(), tmp_path, detector=detector,
+                             sources=dict(sources), calibrate_batching=False) as runtime:
+        (t0, f0), (t1, f1), (t2, f2) = frames[:3]
+        assert runtime.plan_frames([(c, FramePacket(f0, t0, 1)) for c in sources]) == ([], [])
+        a, b = runtime.pipelines["a"], runtime.pipelines["b"]
+        assert a.last_detect is not None and b.last_detect is not None
+        # one camera waited longer (its staggered keep-alive phase), so it would go first ...
+        first, second = ("b", "a") if b.last_detect < a.last_detect else ("a", "b")
+        # ... unless the other camera has a fresh, unconfirmed track: give it one sighting
+        runtime.pipelines[second].ingest(f1, [Detection("person", 0.9, Box(300, 200, 340, 300))], t1)
+        works, _ = runtime.plan_frames([(c, FramePacket(f2, t2, 3)) for c in (first, second)])
+        assert [w.camera for w in works] == [second, first]
+        assert runtime.pipelines[second].confirming and not runtime.pipelines[first].confirming
