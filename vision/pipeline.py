@@ -35,6 +35,9 @@ class PipelineConfig:
     snapshot_interval: float = 1.0
     region_size: int = 320
     """Motion regions are scaled to this many pixels on their longest side for the detector."""
+    step_budget_s: float = 0.3
+    """Runtime: detection time one step may take; frames still waiting after it are given back (the
+    cameras' next frames go first in the next step), so event latency stays bounded under overload."""
 
 
 @dataclass
@@ -43,7 +46,18 @@ class PipelineStats:
     detect_runs: int = 0
     skipped_no_motion: int = 0
     skipped_fps_cap: int = 0
+    deferred: int = 0
+    """Planned detections the runtime gave back because its step ran out of time."""
     events: int = 0
+
+
+@dataclass(frozen=True)
+class _SnapshotJob:
+    event_id: str
+    frame: Frame
+    box: Box
+    label: str
+    score: float
 
 
 class CameraPipeline:
@@ -60,9 +74,13 @@ class CameraPipeline:
         self.tracker: ObjectTracker | None = None
         self.stats = PipelineStats()
         self._last_detect: float | None = None
+        self._detect_before: float | None = None
+        self.confirming = False
+        """The last planned frame has a fresh track waiting for confirmation (a possible alert)."""
         self._open: dict[str, OpenEvent] = {}
         self._snap_time: dict[str, float] = {}
         self._snap_score: dict[str, float] = {}
+        self._pending_snaps: dict[str, _SnapshotJob] = {}
 
     # -- planning ---------------------------------------------------------------------------------
     def plan(self, frame: Frame, now: float) -> list[Region | None] | None:
@@ -81,6 +99,7 @@ class CameraPipeline:
         tracks = self.tracker.active() if self.tracker else []
         confirming = self.tracker is not None and (
             self.tracker.pending() > 0 or any(not o.confirmed and now - o.last_seen < 1.0 for o in tracks))
+        self.confirming = confirming
         # the cap is waived while a fresh track waits for confirmation: an alert should not wait for it
         if since < 0.9 / self.spec.detect_fps and not confirming:  # 10% slack for frame-time jitter
             self.stats.skipped_fps_cap += 1
@@ -105,7 +124,20 @@ class CameraPipeline:
         return self._detect_at(now, [Region(round(a), round(b), round(c - a), round(d - b))
                                      for a, b, c, d in merged])
 
+    @property
+    def last_detect(self) -> float | None:
+        """Capture time of the last frame planned for detection (None before the first frame)."""
+        return self._last_detect
+
+    def defer(self) -> None:
+        """Give back the detection the last `plan()` asked for: it was not run (the runtime ran out of
+        time), so the camera's next frame is planned as if this one had skipped detection."""
+        self._last_detect = self._detect_before
+        self.stats.detect_runs -= 1
+        self.stats.deferred += 1
+
     def _detect_at(self, now: float, regions: list[Region | None]) -> list[Region | None]:
+        self._detect_before = self._last_detect
         self._last_detect = now
         self.stats.detect_runs += 1
         return regions
@@ -230,15 +262,34 @@ class CameraPipeline:
             self._save_snapshot(obj.id, frame, obj.box, obj.label, obj.score, now)
 
     def _save_snapshot(self, eid: str, frame: Frame, box: Box, label: str, score: float, now: float) -> None:
+        """Choose this frame as the event's snapshot; `save_snapshots()` encodes and stores it later."""
         if self.snapshots is None:
             return
-        try:
-            self.snapshots.save(eid, frame, box, label, score)
-        except (OSError, ValueError) as exc:
-            log.warning("camera %s: snapshot of %s not saved: %s", self.spec.id, eid, exc)
-            return
+        self._pending_snaps[eid] = _SnapshotJob(eid, frame, box, label, score)  # a better one replaces it
         self._snap_time[eid] = now
         self._snap_score[eid] = score
+
+    def save_snapshots(self) -> int:
+        """Encode and store the snapshots chosen since the last call; returns how many were stored.
+
+        Kept off the event latency path: the runtime publishes a frame's events first and saves its
+        snapshots after. The events already say `has_snapshot`; if storing fails, the event forgets its
+        snapshot and takes another at its next sighting.
+        """
+        jobs, self._pending_snaps = list(self._pending_snaps.values()), {}
+        if self.snapshots is None:
+            return 0
+        saved = 0
+        for job in jobs:
+            try:
+                self.snapshots.save(job.event_id, job.frame, job.box, job.label, job.score)
+            except (OSError, ValueError) as exc:
+                log.warning("camera %s: snapshot of %s not saved: %s", self.spec.id, job.event_id, exc)
+                self._snap_time.pop(job.event_id, None)
+                self._snap_score.pop(job.event_id, None)
+                continue
+            saved += 1
+        return saved
 
 
 def dedupe(dets: list[Detection], iou: float = 0.6) -> list[Detection]:

@@ -54,8 +54,14 @@ class RuntimeStats:
     publish_errors: int = 0
     snapshots_published: int = 0
     processing_errors: int = 0
+    deferred: int = 0
     latencies: list[float] = field(default_factory=list)
     frames_by_camera: dict[str, int] = field(default_factory=dict)
+    stage_s: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per stage (motion, detect, track, snapshot, publish), summed: where a step's time goes."""
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,10 @@ class _Work:
     camera: str
     packet: FramePacket
     regions: list[Region | None]
+    waiting_since: float
+    """When this camera last had a frame planned for detection: who waited longest goes first."""
+    confirming: bool
+    """A fresh track waits for confirmation: a possible alert goes before everything else."""
 
 
 class VisionRuntime:
@@ -219,6 +229,13 @@ class VisionRuntime:
             return await self._step()
 
     async def _step(self) -> int:
+        """Every camera with a new frame is planned (motion gate) first; the frames that need detection
+        then go one detector call at a time, fresh tracks awaiting confirmation first, then the camera
+        that waited longest since its last detection, and each one's events are published as soon as
+        it is tracked. Once the step has spent `step_budget_s` detecting, the frames still waiting are
+        given back: those cameras' next frames go first in the next step (bounded latency, no camera
+        starves). Snapshots are encoded after all of the step's events are out.
+        """
         fresh: list[tuple[str, FramePacket]] = []
         for cid, src in self.sources.items():
             pkt = src.latest()
@@ -226,18 +243,35 @@ class VisionRuntime:
                 self._last_seq[cid] = pkt.seq
                 fresh.append((cid, pkt))
         stale = [cid for cid in self.sources if cid not in {c for c, _ in fresh}]
+        works: list[_Work] = []
         events: list[tuple[VisionEvent, float]] = []
-        if fresh and self.detector is None:
+        step_events: list[VisionEvent] = []
+        if fresh and self.detector is None:  # health only: frames are counted, nothing is analysed
             self.stats.frames += len(fresh)
             for cid, _ in fresh:
                 self.stats.frames_by_camera[cid] = self.stats.frames_by_camera.get(cid, 0) + 1
         elif fresh:
-            events = await asyncio.to_thread(self.process_frames, fresh)
+            works, events = await asyncio.to_thread(self.plan_frames, fresh)
         for cid in stale:
             if cid in self.pipelines:
                 events += [(e, self.clock.now()) for e in self.pipelines[cid].idle(self.clock.now())]
-        for event, captured in events:
-            await self._publish_event(event, captured)
+        await self._publish_events(events, step_events)
+        started = time.perf_counter()
+        chunks = self._chunks(works)
+        for i, chunk in enumerate(chunks):
+            if i and time.perf_counter() - started > self.pipeline_config.step_budget_s:
+                for w in (w for rest in chunks[i:] for w in rest):
+                    pipe = self.pipelines.get(w.camera)  # None if the camera was removed meanwhile
+                    if pipe is not None:
+                        pipe.defer()
+                        self.stats.deferred += 1
+                break
+            await self._publish_events(await asyncio.to_thread(self.detect_frames, chunk), step_events)
+        if works:
+            await asyncio.to_thread(self.save_snapshots, {w.camera for w in works})
+            if self.publish_snapshots:  # snapshots stored just now follow their events out
+                for event in step_events:
+                    await self._publish_snapshot(event)
         now = self.clock.now()
         for health in self.health().values():
             if (health.state == "offline" and health.last_frame_time is None
@@ -248,9 +282,20 @@ class VisionRuntime:
 
     def process_frames(self, fresh: list[tuple[str, FramePacket]]) -> list[tuple[VisionEvent, float]]:
         """Process one new frame per camera (blocking; one detector call for all); events to publish."""
-        assert self.detector is not None
+        works, out = self.plan_frames(fresh)
+        if works:
+            out += self.detect_frames(works)
+            self.save_snapshots({w.camera for w in works})
+        return out
+
+    def plan_frames(self, fresh: list[tuple[str, FramePacket]]
+                    ) -> tuple[list[_Work], list[tuple[VisionEvent, float]]]:
+        """Motion gate every new frame (blocking): the frames to detect on, in the order to run them
+        (fresh tracks awaiting confirmation first, then the camera that waited longest since its last
+        detection), and the events of the frames that skip detection."""
         works: list[_Work] = []
         out: list[tuple[VisionEvent, float]] = []
+        t0 = time.perf_counter()
         for cid, pkt in fresh:
             if pkt.frame.ndim != 3 or pkt.frame.shape[2] != 3 or min(pkt.frame.shape[:2]) < 16:
                 self.stats.processing_errors += 1
@@ -258,6 +303,7 @@ class VisionRuntime:
                 continue
             self.stats.frames += 1
             self.stats.frames_by_camera[cid] = self.stats.frames_by_camera.get(cid, 0) + 1
+            waiting_since = self.pipelines[cid].last_detect
             try:
                 regions = self.pipelines[cid].plan(pkt.frame, pkt.captured)
             except Exception:
@@ -267,30 +313,71 @@ class VisionRuntime:
             if regions is None:
                 out += [(e, pkt.captured) for e in self.pipelines[cid].idle(pkt.captured)]
             else:
-                works.append(_Work(cid, pkt, regions))
-        if not works:
-            return out
+                works.append(_Work(cid, pkt, regions,
+                                   waiting_since if waiting_since is not None else float("-inf"),
+                                   self.pipelines[cid].confirming))
+        # confirming lasts a second at most after a sighting, so it cannot starve the other cameras
+        works.sort(key=lambda w: (not w.confirming, w.waiting_since, w.packet.captured))
+        self.stats.add_time("motion", time.perf_counter() - t0)
+        return works, out
+
+    def _chunks(self, works: list[_Work]) -> list[list[_Work]]:
+        """One frame per detector call, or a few per call where batching measured faster."""
+        size = 4 if self.detector is not None and self.detector.batching else 1
+        return [works[i:i + size] for i in range(0, len(works), size)]
+
+    def detect_frames(self, works: list[_Work]) -> list[tuple[VisionEvent, float]]:
+        """Detect on the planned frames in one detector call, track, evaluate rules (blocking)."""
+        assert self.detector is not None
+        out: list[tuple[VisionEvent, float]] = []
         items: list[tuple[Frame, Region | None]] = [(w.packet.frame, r) for w in works for r in w.regions]
+        t0 = time.perf_counter()
         try:
             results = self.detector.detect_regions(items, region_size=self.pipeline_config.region_size)
         except Exception:
             self.stats.processing_errors += 1
             log.exception("detector failed on %d regions", len(items))
             return out
+        finally:
+            t1 = time.perf_counter()
+            self.stats.add_time("detect", t1 - t0)
         self.stats.detect_calls += 1
         self.stats.regions += len(items)
         k = 0
         for w in works:
             dets: list[Detection] = [d for r in results[k:k + len(w.regions)] for d in r]
             k += len(w.regions)
+            pipe = self.pipelines.get(w.camera)
+            if pipe is None:  # removed while its frame was being detected on
+                continue
             try:
-                events = self.pipelines[w.camera].ingest(w.packet.frame, dets, w.packet.captured)
+                events = pipe.ingest(w.packet.frame, dets, w.packet.captured)
             except Exception:
                 self.stats.processing_errors += 1
                 log.exception("camera %s: tracking/rules failed on %d detections", w.camera, len(dets))
                 continue
             out += [(e, w.packet.captured) for e in events]
+        self.stats.add_time("track", time.perf_counter() - t1)
         return out
+
+    def save_snapshots(self, cameras: set[str]) -> None:
+        """Encode and store the snapshots the cameras' last frames chose (blocking)."""
+        t0 = time.perf_counter()
+        for cid in cameras:
+            pipe = self.pipelines.get(cid)
+            if pipe is not None:
+                pipe.save_snapshots()
+        self.stats.add_time("snapshot", time.perf_counter() - t0)
+
+    async def _publish_events(self, events: list[tuple[VisionEvent, float]],
+                              published: list[VisionEvent] | None = None) -> None:
+        t0 = time.perf_counter()
+        for event, captured in events:
+            await self._publish_event(event, captured)
+            if published is not None:
+                published.append(event)
+        if events:
+            self.stats.add_time("publish", time.perf_counter() - t0)
 
     async def _publish_event(self, event: VisionEvent, captured: float) -> None:
         if self.publish_snapshots:
@@ -311,7 +398,7 @@ class VisionRuntime:
                 log.exception("on_event callback failed for %s", event.after.id)
 
     async def _publish_snapshot(self, event: VisionEvent) -> None:
-        """Send the event's best JPEG ahead of the event whenever it is new or was replaced by a better one."""
+        """Send the event's best JPEG (with the event, or once stored right after it) when new or replaced by a better one."""
         eid = event.after.id
         sent = self._snap_sent.pop(eid, None) if event.type == "end" else self._snap_sent.get(eid)
         if not event.after.has_snapshot:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ import numpy as np
 
 from benchmarks.vision.scenes import OSD_MASK, BenchFrame, build_scenes, matched
 from vision.config import CameraSpec
-from vision.detector import Detector
+from vision.detector import Detector, Region
 from vision.models import ModelSpec, load_yolo
 from vision.pipeline import PipelineConfig
 from vision.rules import Rule, Zone
@@ -203,12 +204,40 @@ class _FeedSource:
         return CameraHealth(self.camera, "online", self.fps, time.time(), 0)
 
 
+class _OneCallRuntime(VisionRuntime):
+    """The runtime's step as it was before scheduling, for the side-by-side live run: all new frames in
+    one detector call, snapshots encoded inline, events published after the whole step."""
+
+    async def step(self) -> int:
+        fresh = []
+        for cid, src in self.sources.items():
+            pkt = src.latest()
+            if pkt is not None and pkt.seq != self._last_seq.get(cid):
+                self._last_seq[cid] = pkt.seq
+                fresh.append((cid, pkt))
+        events = await asyncio.to_thread(self.process_frames, fresh) if fresh else []
+        for event, captured in events:
+            await self._publish_event(event, captured)
+        return len(fresh)
+
+
+LIVE_VARIANTS = {
+    "one call per step (before)": (_OneCallRuntime, float("inf")),
+    "scheduled, no budget": (VisionRuntime, float("inf")),
+    "scheduled, 0.3 s budget": (VisionRuntime, 0.3),
+}
+
+
 async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path, seconds: float,
-                   fps: float, fps_cap: float, region_size: int) -> dict[str, Any]:
+                   fps: float, fps_cap: float, region_size: int,
+                   variant: str = "scheduled, 0.3 s budget") -> dict[str, Any]:
     sources = {cid: _FeedSource(cid, [decode(f.jpeg) for f in frames], fps) for cid, frames in scenes.items()}
+    timings_before = dataclasses.replace(det.timings)
     specs = bench_specs(list(scenes), fps_cap)
-    async with VisionRuntime(specs, CountingPublisher(), data_dir, detector=det, sources=dict(sources),
-                             poll_interval=0.005, pipeline=PipelineConfig(region_size=region_size)) as runtime:
+    kind, budget = LIVE_VARIANTS[variant]
+    config = PipelineConfig(region_size=region_size, step_budget_s=budget)
+    async with kind(specs, CountingPublisher(), data_dir, detector=det, sources=dict(sources),
+                    poll_interval=0.005, pipeline=config, calibrate_batching=False) as runtime:
         for s in sources.values():
             s.start()  # the streams begin now, after the runtime (and its batching calibration) is ready
         c0 = time.process_time()
@@ -219,18 +248,70 @@ async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir:
             await task
         cpu = time.process_time() - c0
     lat = sorted(runtime.stats.latencies)
+    tm, t0 = det.timings, timings_before
+    inferences = max(1, tm.inferences - t0.inferences)
     offered = {cid: s.offered for cid, s in sources.items()}
     processed = {cid: runtime.stats.frames_by_camera.get(cid, 0) for cid in scenes}
     share = {cid: processed[cid] / max(1, offered[cid]) for cid in scenes}
+    busy = [runtime.pipelines[cid].stats.detect_runs for cid, frames in scenes.items() if any(f.truth for f in frames)]
     return {
-        "seconds": seconds, "cameras": len(scenes), "fps_per_camera": fps,
-        "events": len(lat),
+        "variant": variant, "seconds": seconds, "cameras": len(scenes), "fps_per_camera": fps,
+        "events": len(lat), "deferred": runtime.stats.deferred,
         "latency_p50_ms": round(1e3 * statistics.median(lat), 1) if lat else None,
         "latency_p95_ms": round(1e3 * lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1) if lat else None,
         "frames_offered": sum(offered.values()), "frames_processed": sum(processed.values()),
         "min_camera_processed_share": round(min(share.values()), 3),
+        "detections_per_camera_with_people_min_max": [min(busy), max(busy)] if busy else None,
         "cpu_s_per_camera_second": round(cpu / len(scenes) / seconds, 4),
+        "cores_used": round(cpu / seconds, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "stage_s": {k: round(v, 2) for k, v in runtime.stats.stage_s.items()},
+        "detector_inferences": tm.inferences - t0.inferences,
+        "detector_ms_per_inference": {
+            "prepare": round(1e3 * (tm.prepare_s - t0.prepare_s) / inferences, 1),
+            "infer": round(1e3 * (tm.infer_s - t0.infer_s) / inferences, 1),
+            "postprocess": round(1e3 * (tm.postprocess_s - t0.postprocess_s) / inferences, 1),
+        },
     }
+
+
+def decode_lever(sample: Sequence[BenchFrame], repeats: int = 3) -> dict[str, float]:
+    """CPU ms per frame to decode the cameras' JPEGs fully and at 1/4 size (enough for motion gating)."""
+    jpegs = [np.frombuffer(f.jpeg, np.uint8) for f in sample]
+    out: dict[str, float] = {}
+    for name, flag in (("full", cv2.IMREAD_COLOR), ("reduced_4", cv2.IMREAD_REDUCED_COLOR_4)):
+        c0 = time.process_time()
+        for _ in range(repeats):
+            for j in jpegs:
+                cv2.imdecode(j, flag)
+        out[f"{name}_cpu_ms"] = round(1e3 * (time.process_time() - c0) / (repeats * len(jpegs)), 2)
+    return out
+
+
+def threads_lever(sample: Sequence[BenchFrame], det: Detector, data_dir: Path, model: str | None,
+                  backend: str, rounds: int = 4) -> dict[str, Any]:
+    """CPU and wall ms per 320 px region with the configured inference threads against one thread,
+    interleaved so that both see the same load."""
+    old = os.environ.get("PARKPATROL_VISION_THREADS")
+    os.environ["PARKPATROL_VISION_THREADS"] = "1"
+    try:
+        one = Detector.open(data_dir, model, backend)
+    finally:
+        if old is None:
+            del os.environ["PARKPATROL_VISION_THREADS"]
+        else:
+            os.environ["PARKPATROL_VISION_THREADS"] = old
+    frame = decode(sample[len(sample) // 2].jpeg)
+    region = [(frame, Region(160, 120, 320, 320))]
+    times: dict[str, list[tuple[float, float]]] = {det.info.detail: [], one.info.detail: []}
+    for d in (det, one):
+        d.detect_regions(region)
+    for _ in range(rounds):
+        for d in (det, one):
+            _, wall, cpu = _timed(lambda d=d: [d.detect_regions(region) for _ in range(3)])
+            times[d.info.detail].append((wall / 3, cpu / 3))
+    return {k: {"wall_ms": round(1e3 * statistics.median(w for w, _ in v), 1),
+                "cpu_ms": round(1e3 * statistics.median(c for _, c in v), 1)} for k, v in times.items()}
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -256,9 +337,11 @@ def run_bench(args: argparse.Namespace) -> int:
                      sample_keys, fps_cap, args.region_size),
     ]
     base = runs[0]
-    live = (asyncio.run(run_live(scenes, fast, data_dir / "bench-live", args.live_seconds, args.fps, fps_cap,
-                                 args.region_size))
-            if args.live_seconds > 0 else None)
+    levers = {"decode": decode_lever(sample),
+              "threads": threads_lever(sample, fast, data_dir, args.model, args.backend)}
+    live = [asyncio.run(run_live(scenes, fast, data_dir / "bench-live", args.live_seconds, args.fps, fps_cap,
+                                 args.region_size, variant))
+            for variant in (LIVE_VARIANTS if args.live_seconds > 0 else ())]
     report: dict[str, Any] = {
         "cameras": args.cameras, "fps": args.fps, "stream_seconds": args.seconds,
         "frames_total": len(all_frames), "frames_with_people": sum(1 for f in all_frames if f.truth),
@@ -277,6 +360,7 @@ def run_bench(args: argparse.Namespace) -> int:
             "detect_calls": r.detect_calls, **{k: (round(v, 3) if isinstance(v, float) else v)
                                                for k, v in r.extra.items()},
         } for r in runs],
+        "levers": levers,
         "live": live,
     }
     if args.json:
@@ -296,10 +380,12 @@ def _print_table(report: dict[str, Any]) -> None:
         print(f"{r['name']:<52} {r['frames_per_s']:>9.1f} {r['throughput_vs_baseline']:>7.2f} "
               f"{r['frames_per_cpu_s']:>9} {r['cpu_efficiency_vs_baseline']:>7} "
               f"{r['recall'] if r['recall'] is not None else '-':>7} {r['cpu_s_per_camera_second']:>10}")
-    if report["live"]:
-        lv = report["live"]
-        print(f"live: {lv['cameras']} cameras at {lv['fps_per_camera']} fps for {lv['seconds']} s: "
-              f"event latency p50 {lv['latency_p50_ms']} ms, p95 {lv['latency_p95_ms']} ms, "
-              f"min camera share processed {lv['min_camera_processed_share']}, "
-              f"CPU {lv['cpu_s_per_camera_second']} s per camera-second")
-
+    print(f"decode CPU ms per frame: {report['levers']['decode']}; detector threads, ms per 320 px region: "
+          f"{report['levers']['threads']}")
+    for lv in report["live"]:
+        print(f"live, {lv['variant']}: {lv['cameras']} cameras at {lv['fps_per_camera']} fps for {lv['seconds']} s: "
+              f"{lv['frames_processed']}/{lv['frames_offered']} frames, {lv['events']} events, "
+              f"latency p50 {lv['latency_p50_ms']} ms, p95 {lv['latency_p95_ms']} ms, "
+              f"min camera share {lv['min_camera_processed_share']}, {lv['cores_used']} cores, "
+              f"load {lv['load_average_1m']}, stages {lv['stage_s']}, detector ms/inference "
+              f"{lv['detector_ms_per_inference']}")
