@@ -398,7 +398,7 @@ class VisionRuntime:
                 log.exception("on_event callback failed for %s", event.after.id)
 
     async def _publish_snapshot(self, event: VisionEvent) -> None:
-        """Send the event's best JPEG with the event, or right after it is stored; again when a better one replaces it."""
+        """Send the event's best JPEG once it is stored (right after the event), again when a better one replaces it."""
         eid = event.after.id
         sent = self._snap_sent.pop(eid, None) if event.type == "end" else self._snap_sent.get(eid)
         if not event.after.has_snapshot:
