@@ -61,6 +61,7 @@ class _Robot:
     job: _IncidentJob | None = None
     charger: Node | None = None
     charge_action_ids: set[str] = field(default_factory=set)
+    resync: bool = False  # back from a link loss: cancelled what it held; joins once it reports no nodes
 
 
 class PatrolDispatcher:
@@ -184,13 +185,24 @@ class PatrolDispatcher:
         r.status = status
         if r.mode is Mode.OFFLINE:
             r.mode = Mode.IDLE
+            if r.stream.released:
+                # Back from a link loss with an order outstanding: which of our orders and updates reached
+                # it is unknown (one sent while the broker was away may be lost; it may have dropped the
+                # one it held), so a new order might not stitch. Cancel what it holds; it joins afresh
+                # where it stops.
+                self._instant(r, "cancelOrder", now)
+                r.stream.released.clear()
+                r.resync = True
+        if r.resync and not status.driving and status.nodes_ahead in (0, None):
+            r.resync = False
         for node in r.stream.progress(status.order_id, status.last_node_sequence_id):
             self.monitor.visit(node, r.info.robot_id, now)
             if r.mode is Mode.PATROL:
                 self._reached_on_patrol(r, node, now)
         if r.mode is Mode.PATROL and status.driving:
             self.runtime.depart(r.info.robot_id, now)
-        if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None and not r.stream.released:
+        if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None and not r.stream.released \
+                and not r.resync:
             # (a robot still driving released nodes joins where they end: a new order must stitch there)
             self._join(r, status.last_node, now)
         elif r.mode is Mode.PATROL:
@@ -205,6 +217,14 @@ class PatrolDispatcher:
         elif r.mode is Mode.CHARGING and status.battery_pct >= self.battery.resume_pct:
             self._finish_charging(r, now)
 
+    def order_view(self, robot_id: str) -> str | None:
+        """The order bookkeeping of one robot, for diagnostics: order id, released and last reached nodes."""
+        r = self._robots.get(robot_id)
+        if r is None:
+            return None
+        s = r.stream
+        return f"{s.order_id}/{s.update_id} released={list(s.released)} last={s.last}"
+
     def offline(self, robot_id: str, now: float) -> None:
         """The robot's connection broke (or it reports a fatal error): the others take over its share."""
         r = self._robots.get(robot_id)
@@ -212,7 +232,7 @@ class PatrolDispatcher:
             return
         was = r.mode
         r.mode = Mode.OFFLINE
-        r.stream.released.clear()
+        # the released base is kept until it is back: it tells whether an order was outstanding
         if was is Mode.PATROL:
             self._leave_patrol(r, now)
         if r.charger is not None:

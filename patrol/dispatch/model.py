@@ -71,6 +71,8 @@ class RobotStatus:
     driving: bool = False
     action_states: Mapping[str, str] = field(default_factory=dict)
     """actionId -> actionStatus (WAITING, RUNNING, FINISHED, FAILED, ...)."""
+    nodes_ahead: int | None = None
+    """How many nodes the robot's state still lists (nodeStates); None where unknown."""
 
 
 @dataclass(frozen=True)

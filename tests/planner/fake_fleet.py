@@ -166,4 +166,5 @@ class FakeFleet:
             charging=r.charging,
             driving=bool(r.queue) and not r.paused,
             action_states=dict(r.action_states),
+            nodes_ahead=len(r.queue),
         )

@@ -261,6 +261,27 @@ def test_offline_robots_share_is_taken_over() -> None:
     assert max(late) <= LOOP / 3 * 1.05
 
 
+def test_robot_back_from_a_link_loss_is_resynchronised_and_rejoins() -> None:
+    # its link broke while it drove a released base: what it still holds is unknown, so it is sent a
+    # cancelOrder and joins where it stops; no order is refused (World.run fails on any refusal)
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0), "c": (14, 100.0)})
+    w.run(300.0)
+    assert w.fleet.robots["c"].queue, "c should be driving a released base when its link breaks"
+    w.fleet.robots["c"].online = False
+    w.offline.add("c")
+    w.disp.offline("c", w.t)
+    w.run(310.0)
+    w.fleet.robots["c"].online = True
+    w.offline.discard("c")
+    w.run(400.0)
+    assert any(rid == "c" and any(a.action_type == "cancelOrder" for a in msg.actions) for rid, msg in w.fleet.instant)
+    assert w.disp.mode("c") is Mode.PATROL
+    assert w.disp.plan is not None and {a.robot_id for a in w.disp.plan.assignments} == {"a", "b", "c"}
+    w.run(1500.0)
+    late = [iv for t, iv, _ in w.disp.monitor.intervals() if t > 1000.0]
+    assert max(late) <= LOOP / 3 * 1.05
+
+
 def test_bad_input_is_logged_and_ignored() -> None:
     w = make_world(grid(5, 4), {"a": (0, 100.0)})
     w.run(20.0)

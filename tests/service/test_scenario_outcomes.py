@@ -34,15 +34,26 @@ from tests.support import Service, register_robots, running_service, service_set
 SPEED = 10.0
 
 
-def fleet_view(svc: Service, robots: list[str]) -> dict[str, tuple[Any, ...]]:
-    """What the service knows of each robot (for failure messages)."""
+def fleet_view(svc: Service, robots: list[str]) -> str:
+    """What the service knows of each robot and its order (for failure messages; a string, never cut short)."""
     patrol = svc.runtime.extras["patrol"]
-    out: dict[str, tuple[Any, ...]] = {}
+    lines = []
     for rid in robots:
         r = svc.runtime.fleet.robots.get(rid)
-        out[rid] = (mode_of(patrol, rid), r.online, r.battery, r.order_id, r.last_node_id, r.errors) \
-            if r is not None else (mode_of(patrol, rid),)
-    return out
+        seen = (f"online={r.online} battery={r.battery} order={r.order_id}/{r.order_update_id} "
+                f"last={r.last_node_id}/{r.last_node_sequence_id} ahead={list(r.node_ids_ahead)} errors={r.errors}"
+                if r is not None else "unknown to the fleet")
+        lines.append(f"{rid}: mode={mode_of(patrol, rid)} {seen} dispatcher={order_view(patrol, rid)}")
+    return "\n".join(lines)
+
+
+def order_view(patrol: PatrolService, robot: str) -> str:
+    """The dispatcher's bookkeeping of `robot`'s order: order id, released and last reached nodes."""
+    d = patrol.dispatcher
+    if d is None:
+        return "-"
+    view = d.order_view(robot)
+    return "-" if view is None else view
 
 
 def mode_of(patrol: PatrolService, robot: str) -> str | None:
@@ -163,11 +174,11 @@ async def test_broker_restart_loses_no_alarm_and_the_incident_closes(tmp_path: P
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "patrol/dispatch: a robot back from offline (robots expire while the broker restarts; dog-01's link "
-    "is cut at 240 s) gets a new order from OrderStream.start that does not stitch onto the order the "
-    "robot still holds (Dispatcher.offline cleared `released`): the agent refuses it with "
-    "orderUpdateError and the robot stands"))
+@pytest.mark.xfail(strict=False, reason=(
+    "patrol/dispatch: after the broker restart a robot back from offline is now cancelled and re-joined "
+    "(no order is refused any more), but in about half the runs one robot and the dispatcher end up "
+    "disagreeing on an order's nodes under the same orderId/orderUpdateId, so that robot stands; the "
+    "dispatcher needs to resynchronise from the robot's reported nodeStates (with sequenceIds)"))
 async def test_broker_restart_patrol_resumes(tmp_path: Path, database_url: str) -> None:
     await _broker_restart(tmp_path, database_url, check_orders=True)
 
