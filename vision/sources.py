@@ -7,7 +7,9 @@ backoff and marks it online again at the first frame.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -54,7 +56,17 @@ class FrameSource(Protocol):
     def health(self) -> CameraHealth: ...
 
 
+@functools.cache
+def _quiet_opencv() -> None:
+    """OpenCV and FFmpeg print every failed open to stderr; the reader logs each failure itself (camera,
+    reason, next retry), so theirs is noise in a service log. Explicit OPENCV_* settings still win."""
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
 def _open_capture(source: str, timeout_ms: int) -> cv2.VideoCapture:
+    _quiet_opencv()
     if source.isdigit():
         return cv2.VideoCapture(int(source))
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
