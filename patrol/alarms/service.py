@@ -24,7 +24,16 @@ from patrol.alarms.arming import ZoneArming
 from patrol.alarms.coltypes import utc_from_clock
 from patrol.alarms.escalation import Escalator
 from patrol.alarms.live import LiveCallback, LiveEvent, LiveHub
-from patrol.alarms.model import SYSTEM, Actor, AlarmSignal, AlarmType, RobotCondition, Severity, robot_source
+from patrol.alarms.model import (
+    SYSTEM,
+    Actor,
+    AlarmSignal,
+    AlarmType,
+    IncidentStatus,
+    RobotCondition,
+    Severity,
+    robot_source,
+)
 from patrol.alarms.policy import AlarmPolicy
 from patrol.alarms.schemas import (
     AlarmDetailPublic,
@@ -155,14 +164,15 @@ class AlarmService:
                 row.count += 1
                 row.last_at = now
                 row.details = detail
-                if severity.rank > Severity(row.severity).rank:
-                    row.severity = severity.value
+                raised = severity.rank > Severity(row.severity).rank
+                if raised:  # its own timeline entry stands for this repeat
+                    await self._raise_severity(session, row, severity, now, detail, out)
                 if row.x is None and x is not None:
                     row.x, row.y = x, y
                 if row.zone is None:
                     row.zone = zone
                 last = self._last_note.get(row.id)
-                if last is None or self._clock.now() - last >= self.policy.repeat_note_s:
+                if not raised and (last is None or self._clock.now() - last >= self.policy.repeat_note_s):
                     self._last_note[row.id] = self._clock.now()
                     session.add(AlarmEventRow(alarm_id=row.id, at=now, kind="repeated", actor="system",
                                               detail={**detail, "count": row.count}))
@@ -211,6 +221,28 @@ class AlarmService:
             public = AlarmPublic.of(row, self.policy.escalation)
         await self._publish(public)
         return public
+
+    async def _raise_severity(self, session: AsyncSession, row: AlarmRow, severity: Severity, now: datetime,
+                              detail: dict[str, Any], out: _Outcome) -> None:
+        """A repeat came in more severe than the active alarm (a person seen standing has now fallen):
+        the alarm and its incident take the higher severity, and the incident is dispatched if it now
+        qualifies and was not yet."""
+        previous = row.severity
+        row.severity = severity.value
+        session.add(AlarmEventRow(alarm_id=row.id, at=now, kind="severity_raised", actor="system",
+                                  detail={**detail, "from": previous, "to": severity.value}))
+        if row.incident_id is None:
+            return
+        incident = await session.get(IncidentRow, row.incident_id)
+        if incident is None or incident.status != IncidentStatus.OPEN.value:
+            return
+        incident.last_at = now
+        if severity.rank > Severity(incident.severity).rank:
+            incident.severity = severity.value
+        incidents.timeline(session, incident.id, now, "severity_raised", "system",
+                           {"source": row.source, "type": row.type, "from": previous, "to": severity.value}, row.id)
+        out.dispatch = self._dispatch_decision(session, incident, now)
+        out.incident = IncidentPublic.of(incident)
 
     def _dispatch_decision(self, session: AsyncSession, incident: IncidentRow,
                            now: datetime) -> tuple[int, float, float, str | None, str] | None:

@@ -117,7 +117,7 @@ class SensorService:
         self._load_lock = asyncio.Lock()
         self._started_at = clock.now()
         self._unknown_logged: set[str] = set()
-        self._seen_vision: OrderedDict[str, None] = OrderedDict()
+        self._seen_vision: OrderedDict[str, bool] = OrderedDict()  # event id -> raised as a fall
         self._camera_online: dict[str, bool] = {}
         self._warnings = 0
 
@@ -430,7 +430,7 @@ class SensorService:
         if obj.id in self._seen_vision:
             await self._vision_update(event)
             return
-        self._seen_vision[obj.id] = None
+        self._seen_vision[obj.id] = _fallen(obj)
         if len(self._seen_vision) > SEEN_VISION_EVENTS:
             self._seen_vision.popitem(last=False)
         camera = self._park.cameras.get(obj.camera)
@@ -443,7 +443,7 @@ class SensorService:
             position = (camera.x, camera.y)
         zone = zone_at(self._park, *position) if position is not None else None
         armed = await self._alarms.arming.is_armed(zone)
-        urgent = armed or "fall" in obj.rules  # a fallen person needs help at any hour, armed zone or not
+        urgent = armed or _fallen(obj)  # a fallen person needs help at any hour, armed zone or not
         severity: Severity = policy.severity_of(AlarmType.VISION) if urgent else policy.vision_unarmed_severity
         self.counters.vision_events += 1
         what = obj.label if obj.sub_label is None else f"{obj.label} ({obj.sub_label})"
@@ -462,16 +462,32 @@ class SensorService:
         }
 
     async def _vision_update(self, event: wire.VisionEvent) -> None:
-        """A known event changed: note a new snapshot or newly hit rules on the alarm's timelines."""
+        """A known event changed: note a new snapshot or newly hit rules on the alarm's timelines; a person
+        seen before who has now fallen raises the alarm to the fall's severity."""
         before, after = event.before, event.after
         new_snapshot = after.has_snapshot and (before is None or not before.has_snapshot)
         new_rules = sorted(set(after.rules) - set(before.rules if before is not None else ()))
-        if not new_snapshot and not new_rules:
+        has_fallen = _fallen(after) and not self._seen_vision.get(after.id, False)
+        if not new_snapshot and not new_rules and not has_fallen:
             self.counters.vision_ignored += 1
             return
         self.counters.vision_events += 1
-        kind = "camera_snapshot" if new_snapshot and not new_rules else "camera_event"
         detail = {**self._vision_detail(after), "new_rules": new_rules}
+        if has_fallen:
+            self._seen_vision[after.id] = True
+            # the person seen standing has fallen: a repeat at the fall's severity raises the alarm (and its
+            # incident, which then sends a robot) instead of a note on a warning nobody is sent to
+            camera = self._park.cameras.get(after.camera)
+            position = after.map_position or ((camera.x, camera.y) if camera is not None else None)
+            if position is not None and not self._park.contains(*position):
+                position = None
+            sig = AlarmSignal(camera_source(after.camera), AlarmType.VISION, "camera_event",
+                              severity=self._alarms.policy.severity_of(AlarmType.VISION), position=position,
+                              message=f"fallen person seen by camera {after.camera}", detail=detail,
+                              observed_at=self._clock.now())
+            await self._store(f"vision update {after.id}", lambda: self._alarms.signal(sig))
+            return
+        kind = "camera_snapshot" if new_snapshot and not new_rules else "camera_event"
         await self._store(f"vision update {after.id}",
                           lambda: self._alarms.note(camera_source(after.camera), AlarmType.VISION, kind, detail))
 
@@ -554,3 +570,8 @@ class SensorService:
             await self._persist_devices()
         except Exception:
             log.exception("final flush of sensor readings failed")
+
+
+def _fallen(obj: wire.VisionObject) -> bool:
+    """The camera sees a fallen person: the detector's fall class, or a fall rule hit."""
+    return obj.label == "person_fallen" or "fall" in obj.rules
