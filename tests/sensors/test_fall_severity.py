@@ -53,7 +53,7 @@ async def test_a_person_who_falls_later_raises_the_warning_and_sends_a_robot(har
     timeline = (await harness.alarms.get_alarm(raised.id)).timeline
     kinds = [e.kind for e in timeline]
     assert kinds[:2] == ["raised", "severity_raised"] and kinds.count("severity_raised") == 1
-    assert (timeline[1].detail["from"], timeline[1].detail["to"]) == ("warning", "major")
+    assert (timeline[1].detail["from"], timeline[1].detail["to"]) == (Severity.WARNING.value, Severity.MAJOR.value)
     incident = await harness.alarms.get_incident(raised.incident_id)
     assert incident.severity == Severity.MAJOR
     assert [e.kind for e in incident.timeline].count("dispatch_requested") == 1
