@@ -41,6 +41,10 @@ class _Track:
 class PatrolRuntime:
     """Live state of one patrol; plain and synchronous, safe to drive from the simulator or the dispatcher."""
 
+    reseat_partitions = True
+    """Seat survivors on a partition re-plan's loops for the shortest transient (`patrol.planner.reseat`);
+    off, they are seated by the shortest way to the loops (as before; the benchmark's A side)."""
+
     def __init__(
         self,
         planner: Planner,
@@ -150,9 +154,10 @@ class PatrolRuntime:
         self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float], keep: Sequence[Loop]
     ) -> PatrolPlan:
         """One robot per loop (a partition re-plan): seat robots for the lowest predicted first intervals."""
-        if len(plan.assignments) != len(plan.loops) or {a.loop_id for a in plan.assignments} != set(
+        one_each = len(plan.assignments) == len(plan.loops) and {a.loop_id for a in plan.assignments} == set(
             range(len(plan.loops))
-        ):
+        )
+        if not self.reseat_partitions or not one_each:
             return plan
         by_id = {r.robot_id: r for r in robots}
         paths = self.planner.paths
