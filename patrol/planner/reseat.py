@@ -90,6 +90,8 @@ def reseat_single_loops(
             worst, o, e = _best_entry(options[j], r, paths, ages_m)
             cost[i, j] = worst
             how[i, j] = (o, e)
+    if not np.isfinite(cost).all():  # a loop no survivor can reach: leave the planner's seats
+        return None
     seats = _bottleneck_assignment(cost)
     out_loops = list(loops)
     assigns: list[Assignment] = []

@@ -101,3 +101,12 @@ def test_dropout_on_diag_labs_partition_reseats_and_measures_what_it_predicts(sh
     steady = runtime.plan.predicted_worst_s
     assert measured < old_worst - 5.0  # the planner's own seats: about 31.8 s
     assert measured <= 1.2 * steady
+
+
+def test_unusable_idleness_or_a_robot_short_leaves_the_planners_seats() -> None:
+    planner = Planner(star(3, 3))
+    plan = planner.plan(3, Strategy.PARTITION)
+    robots = [RobotPosition(a.robot_id, a.approach[0]) for a in plan.assignments]
+    for bad in (float("inf"), float("nan")):
+        assert reseat_single_loops(plan.loops, robots, planner.paths, dict.fromkeys(planner.paths.nodes, bad)) is None
+    assert reseat_single_loops(plan.loops, robots[:2], planner.paths, {}) is None
