@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
+from patrol.planner.reseat import first_intervals_m, reseat_single_loops
 from patrol.planner.transient import loop_ages_m, shortcut_placement
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ class _Track:
 
 class PatrolRuntime:
     """Live state of one patrol; plain and synchronous, safe to drive from the simulator or the dispatcher."""
+
+    reseat_partitions = True
+    """Seat survivors on a partition re-plan's loops for the shortest transient (`patrol.planner.reseat`);
+    off, they are seated by the shortest way to the loops (as before; the benchmark's A side)."""
 
     def __init__(
         self,
@@ -119,6 +124,8 @@ class PatrolRuntime:
         `positions` overrides where the others are taken to be (e.g. the end of their released route).
         Robots of a loop may take shortcuts to join it further ahead when that shortens the longest
         wait of a vertex in the transient (the hole the robot leaves); see `patrol.planner.transient`.
+        When every new loop has one robot (a partition re-plan), which robot takes which loop, where
+        and which way round is chosen for the shortest transient; see `patrol.planner.reseat`.
         """
         if robot_id not in self._tracks:
             return self.plan
@@ -132,6 +139,7 @@ class PatrolRuntime:
         ages = self.idle_estimate_m(now)
         keep = self.plan.loops if self.plan is not None else ()
         plan = self.planner.plan(others, self.strategy, keep)
+        plan = self._reseated(plan, others, ages, keep)
         plan = self._with_shortcuts(plan, others, ages)
         self.apply(plan, {p.robot_id: p for p in others}, now)
         return plan
@@ -143,6 +151,29 @@ class PatrolRuntime:
             for v, d in loop_ages_m(t.loop, [self._u(t, now) + t.assignment.phase_m]).items():
                 ages[v] = min(d, ages.get(v, d))
         return ages
+
+    def _reseated(
+        self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float], keep: Sequence[Loop]
+    ) -> PatrolPlan:
+        """One robot per loop (a partition re-plan): seat robots for the lowest predicted first intervals."""
+        one_each = len(plan.assignments) == len(plan.loops) and {a.loop_id for a in plan.assignments} == set(
+            range(len(plan.loops))
+        )
+        if not self.reseat_partitions or not one_each:
+            return plan
+        by_id = {r.robot_id: r for r in robots}
+        paths = self.planner.paths
+        before = max(
+            float(first_intervals_m(plan.loops[a.loop_id], by_id[a.robot_id], paths, ages)[a.entry])
+            for a in plan.assignments
+        )
+        got = reseat_single_loops(plan.loops, [by_id[a.robot_id] for a in plan.assignments], paths, ages, keep)
+        if got is None or got[2] >= before - 1e-6:
+            return plan
+        loops, assigns, after = got
+        log.info("drop-out re-plan: robots re-seated on the loops cut the predicted transient worst from %.1f m "
+                 "to %.1f m", before, after)
+        return replace(plan, loops=tuple(loops), assignments=tuple(assigns))
 
     def _with_shortcuts(self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float]) -> PatrolPlan:
         by_id = {r.robot_id: r for r in robots}
