@@ -2,7 +2,7 @@
 
     detector = Detector.open(data_dir=Path("data"))          # packaged fall-detection model
     detections = detector.detect([frame_a, frame_b])           # list[list[Detection]]
-    detector.backend                                          # "openvino", "onnxruntime" or "pytorch"
+    detector.backend                    # "openvino-int8", "openvino", "onnxruntime" or "pytorch"
 """
 
 from __future__ import annotations
@@ -13,38 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vision.backends import Backend, Batch, open_backend
 from vision.models import ModelSpec
-from vision.types import Box, Detection, Frame
+from vision.types import Detection, Frame
+from vision.yolo_io import Letterbox, Region, decode, letterbox
+
+__all__ = ["DetectTimings", "Detector", "DetectorInfo", "Region"]
 
 log = logging.getLogger(__name__)
-
-STRIDE = 32
-PAD_VALUE = 114
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    """Part of a frame to detect on: (x, y, width, height) in frame pixels."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Letterbox:
-    scale: float
-    pad_x: float
-    pad_y: float
-    off_x: int
-    off_y: int
-    width: int
-    height: int
 
 
 @dataclass
@@ -129,6 +107,11 @@ class Detector:
     def backend(self) -> str:
         return self._backend.name
 
+    @property
+    def streams(self) -> int:
+        """Inputs the backend runs at once: a caller gains by handing over that many per call."""
+        return self._backend.streams
+
     # -- batching -------------------------------------------------------------------------------
     def calibrate_batching(self, size: int = 320, batch: int = 4, repeats: int = 3) -> bool:
         """Measure one batch of `batch` against `batch` single runs; batch from now on if clearly faster.
@@ -175,7 +158,7 @@ class Detector:
         target = size or self.spec.imgsz
         tm = self.timings
         t0 = time.perf_counter()
-        prepared: list[tuple[Batch, _Letterbox]] = []
+        prepared: list[tuple[Batch, Letterbox]] = []
         for frame, region in items:
             prepared.append(self._prepare(frame, region, target if region is None else region_size))
         results: list[list[Detection]] = [[] for _ in items]
@@ -192,6 +175,14 @@ class Detector:
                     results[i] = self._decode(out[k], prepared[i][1])
                 infer, post = infer + t2 - t1, post + time.perf_counter() - t2
                 tm.inferences += 1
+        elif self._backend.streams > 1 and len(prepared) > 1:  # several inputs in flight at once
+            t1 = time.perf_counter()
+            outs = self._backend.run_many([blob for blob, _ in prepared])
+            t2 = time.perf_counter()
+            for i, (raw_out, (_, lb)) in enumerate(zip(outs, prepared, strict=True)):
+                results[i] = self._decode(raw_out[0], lb)
+            infer, post = t2 - t1, time.perf_counter() - t2
+            tm.inferences += len(prepared)
         else:
             for i, (blob, lb) in enumerate(prepared):
                 t1 = time.perf_counter()
@@ -208,63 +199,8 @@ class Detector:
         return results
 
     # -- internals ------------------------------------------------------------------------------
-    def _prepare(self, frame: Frame, region: Region | None, target: int) -> tuple[Batch, _Letterbox]:
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"frame must be an HxWx3 BGR image, got shape {frame.shape}")
-        off_x = off_y = 0
-        img = frame
-        if region is not None:
-            fh, fw = frame.shape[:2]
-            x0, y0 = max(0, region.x), max(0, region.y)
-            x1, y1 = min(fw, region.x + region.w), min(fh, region.y + region.h)
-            if x1 - x0 < 2 or y1 - y0 < 2:
-                raise ValueError(f"region {region} lies outside the {fw}x{fh} frame")
-            img, off_x, off_y = frame[y0:y1, x0:x1], x0, y0
-        h, w = img.shape[:2]
-        longest = max(h, w)
-        scale = min(2.0, target / longest)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        inw = -(-nw // STRIDE) * STRIDE
-        inh = -(-nh // STRIDE) * STRIDE
-        if self.batching:
-            side = max(inw, inh)
-            inw = inh = side
-        resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else img
-        pad_x, pad_y = (inw - nw) / 2.0, (inh - nh) / 2.0
-        top, left = round(pad_y - 0.1), round(pad_x - 0.1)
-        canvas = cv2.copyMakeBorder(
-            resized, top, inh - nh - top, left, inw - nw - left, cv2.BORDER_CONSTANT,
-            value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
-        )
-        blob = cv2.dnn.blobFromImage(canvas, 1.0 / 255.0, swapRB=True)
-        return blob.astype(np.float32, copy=False), _Letterbox(scale, left, top, off_x, off_y, w, h)
+    def _prepare(self, frame: Frame, region: Region | None, target: int) -> tuple[Batch, Letterbox]:
+        return letterbox(frame, region, target, square=self.batching)
 
-    def _decode(self, out: Batch, lb: _Letterbox) -> list[Detection]:
-        # out: (4 + classes, anchors)
-        scores_all = out[4:]
-        if scores_all.shape[0] == 0:
-            return []
-        cls = scores_all.argmax(axis=0)
-        scores = scores_all[cls, np.arange(scores_all.shape[1])]
-        keep = scores >= self.conf
-        if not keep.any():
-            return []
-        boxes = out[:4, keep].T
-        scores, cls = scores[keep], cls[keep]
-        xywh = np.empty_like(boxes)
-        xywh[:, 0] = boxes[:, 0] - boxes[:, 2] / 2
-        xywh[:, 1] = boxes[:, 1] - boxes[:, 3] / 2
-        xywh[:, 2:] = boxes[:, 2:]
-        idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.conf, self.iou)
-        dets: list[Detection] = []
-        for i in np.asarray(idx, dtype=np.int64).reshape(-1):
-            x, y, bw, bh = xywh[i]
-            x1 = np.clip((x - lb.pad_x) / lb.scale, 0, lb.width) + lb.off_x
-            y1 = np.clip((y - lb.pad_y) / lb.scale, 0, lb.height) + lb.off_y
-            x2 = np.clip((x + bw - lb.pad_x) / lb.scale, 0, lb.width) + lb.off_x
-            y2 = np.clip((y + bh - lb.pad_y) / lb.scale, 0, lb.height) + lb.off_y
-            c = int(cls[i])
-            label = self.labels[c] if c < len(self.labels) else str(c)
-            dets.append(Detection(label, float(scores[i]), Box(float(x1), float(y1), float(x2), float(y2)), c))
-        dets.sort(key=lambda d: -d.score)
-        return dets
+    def _decode(self, out: Batch, lb: Letterbox) -> list[Detection]:
+        return decode(out, lb, self.labels, self.conf, self.iou)

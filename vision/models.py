@@ -96,7 +96,7 @@ def load_yolo(path: Path) -> Any:
 
 
 @contextlib.contextmanager
-def _dir_lock(directory: Path) -> Iterator[None]:
+def dir_lock(directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -131,7 +131,7 @@ class ExportCache:
         target = self._target(fmt)
         if target.exists():
             return target
-        with _dir_lock(self.root):
+        with dir_lock(self.root):
             if target.exists():
                 return target
             log.info("exporting %s to %s (once; cached in %s)", self.weights, fmt, self.root)

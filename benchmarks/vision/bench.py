@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -221,6 +222,7 @@ class _OneCallRuntime(VisionRuntime):
         return len(fresh)
 
 
+LIVE_DEFAULT = "scheduled, 0.3 s budget"
 LIVE_VARIANTS = {
     "one call per step (before)": (_OneCallRuntime, float("inf")),
     "scheduled, no budget": (VisionRuntime, float("inf")),
@@ -230,7 +232,7 @@ LIVE_VARIANTS = {
 
 async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir: Path, seconds: float,
                    fps: float, fps_cap: float, region_size: int,
-                   variant: str = "scheduled, 0.3 s budget") -> dict[str, Any]:
+                   variant: str = LIVE_DEFAULT) -> dict[str, Any]:
     sources = {cid: _FeedSource(cid, [decode(f.jpeg) for f in frames], fps) for cid, frames in scenes.items()}
     timings_before = dataclasses.replace(det.timings)
     specs = bench_specs(list(scenes), fps_cap)
@@ -255,7 +257,8 @@ async def run_live(scenes: dict[str, list[BenchFrame]], det: Detector, data_dir:
     share = {cid: processed[cid] / max(1, offered[cid]) for cid in scenes}
     busy = [runtime.pipelines[cid].stats.detect_runs for cid, frames in scenes.items() if any(f.truth for f in frames)]
     return {
-        "variant": variant, "seconds": seconds, "cameras": len(scenes), "fps_per_camera": fps,
+        "variant": variant, "backend": det.backend, "streams": det.streams,
+        "seconds": seconds, "cameras": len(scenes), "fps_per_camera": fps,
         "events": len(lat), "deferred": runtime.stats.deferred,
         "latency_p50_ms": round(1e3 * statistics.median(lat), 1) if lat else None,
         "latency_p95_ms": round(1e3 * lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1) if lat else None,
@@ -288,28 +291,60 @@ def decode_lever(sample: Sequence[BenchFrame], repeats: int = 3) -> dict[str, fl
     return out
 
 
-def threads_lever(sample: Sequence[BenchFrame], det: Detector, data_dir: Path, model: str | None,
-                  backend: str, rounds: int = 4) -> dict[str, Any]:
-    """CPU and wall ms per 320 px region with the configured inference threads against one thread,
-    interleaved so that both see the same load."""
-    old = os.environ.get("PARKPATROL_VISION_THREADS")
-    os.environ["PARKPATROL_VISION_THREADS"] = "1"
+def _open_with(env: str, value: str, data_dir: Path, model: str | None, backend: str) -> Detector:
+    """A detector opened with environment variable `env` set to `value` (threads, streams)."""
+    old = os.environ.get(env)
+    os.environ[env] = value
     try:
-        one = Detector.open(data_dir, model, backend)
+        return Detector.open(data_dir, model, backend)
     finally:
         if old is None:
-            del os.environ["PARKPATROL_VISION_THREADS"]
+            del os.environ[env]
         else:
-            os.environ["PARKPATROL_VISION_THREADS"] = old
+            os.environ[env] = old
+
+
+def _one_thread(data_dir: Path, model: str | None, backend: str) -> Detector:
+    return _open_with("PARKPATROL_VISION_THREADS", "1", data_dir, model, backend)
+
+
+def streams_lever(sample: Sequence[BenchFrame], one: Detector, two: Detector, rounds: int = 4) -> dict[str, Any]:
+    """Wall and CPU ms per 320 px region when two regions go to the detector in one call: one stream
+    (one after another, all threads each) against two streams (both in flight), interleaved."""
+    frame = decode(sample[len(sample) // 2].jpeg)
+    pair = [(frame, Region(0, 120, 320, 320)), (frame, Region(320, 120, 320, 320))]
+    times: dict[str, list[tuple[float, float]]] = {"1 stream": [], "2 streams": []}
+    for d in (one, two):
+        d.detect_regions(pair)
+    for _ in range(rounds):
+        for name, d in (("1 stream", one), ("2 streams", two)):
+            _, wall, cpu = _timed(functools.partial(d.detect_regions, pair))
+            times[name].append((wall / 2, cpu / 2))
+    return {k: {"wall_ms": round(1e3 * statistics.median(w for w, _ in v), 1),
+                "cpu_ms": round(1e3 * statistics.median(c for _, c in v), 1)} for k, v in times.items()}
+
+
+def threads_lever(sample: Sequence[BenchFrame], det: Detector, data_dir: Path, model: str | None,
+                  backend: str, rounds: int = 4, one_thread_only: bool = False) -> dict[str, Any]:
+    """CPU and wall ms per 320 px region with `det` against `backend` at one thread, interleaved so
+    that both see the same load (`one_thread_only`: `det` at one thread too, e.g. f32 against INT8)."""
+    one = _one_thread(data_dir, model, backend)
+    if one_thread_only:
+        det = _one_thread(data_dir, model, det.backend)
     frame = decode(sample[len(sample) // 2].jpeg)
     region = [(frame, Region(160, 120, 320, 320))]
-    times: dict[str, list[tuple[float, float]]] = {det.info.detail: [], one.info.detail: []}
+    times: dict[str, list[tuple[float, float]]] = {f"{det.backend} {det.info.detail}": [],
+                                                   f"{one.backend} {one.info.detail}": []}
     for d in (det, one):
         d.detect_regions(region)
+    def three(d: Detector) -> None:
+        for _ in range(3):
+            d.detect_regions(region)
+
     for _ in range(rounds):
         for d in (det, one):
-            _, wall, cpu = _timed(lambda d=d: [d.detect_regions(region) for _ in range(3)])
-            times[d.info.detail].append((wall / 3, cpu / 3))
+            _, wall, cpu = _timed(functools.partial(three, d))
+            times[f"{d.backend} {d.info.detail}"].append((wall / 3, cpu / 3))
     return {k: {"wall_ms": round(1e3 * statistics.median(w for w, _ in v), 1),
                 "cpu_ms": round(1e3 * statistics.median(c for _, c in v), 1)} for k, v in times.items()}
 
@@ -327,21 +362,39 @@ def run_bench(args: argparse.Namespace) -> int:
     sample_keys = {(f.camera, f.index) for f in sample}
     fast = Detector.open(data_dir, args.model, args.backend)
     torch_det = Detector.open(data_dir, args.model, "pytorch")
+    # the INT8 lever is measured against f32 OpenVINO in the same run
+    f32 = Detector.open(data_dir, args.model, "openvino") if fast.backend == "openvino-int8" else None
     fps_cap = 3.0
     runs = [run_baseline(sample, spec.path, fast.conf), run_backend(sample, fast)]
-    fast.calibrate_batching()  # as VisionRuntime does for several cameras
+    if f32 is not None:
+        runs.append(run_backend(sample, f32))
     runs += [
         run_pipeline(f"motion gating only (pytorch, detect cap {fps_cap:g}/s)", scenes, torch_det,
                      data_dir / "bench-gating", sample_keys, fps_cap, args.region_size),
         run_pipeline(f"gating + {fast.backend} (full pipeline)", scenes, fast, data_dir / "bench-full",
                      sample_keys, fps_cap, args.region_size),
     ]
+    if f32 is not None:
+        runs.append(run_pipeline("gating + openvino f32 (full pipeline)", scenes, f32, data_dir / "bench-full-f32",
+                                 sample_keys, fps_cap, args.region_size))
     base = runs[0]
-    levers = {"decode": decode_lever(sample),
-              "threads": threads_lever(sample, fast, data_dir, args.model, args.backend)}
-    live = [asyncio.run(run_live(scenes, fast, data_dir / "bench-live", args.live_seconds, args.fps, fps_cap,
-                                 args.region_size, variant))
-            for variant in (LIVE_VARIANTS if args.live_seconds > 0 else ())]
+    levers: dict[str, Any] = {"decode": decode_lever(sample),
+                              "threads": threads_lever(sample, fast, data_dir, args.model, args.backend)}
+    if f32 is not None:
+        levers["int8_vs_f32_one_thread"] = threads_lever(sample, f32, data_dir, args.model, "openvino-int8",
+                                                         one_thread_only=True)
+    two = (_open_with("PARKPATROL_VISION_STREAMS", "2", data_dir, args.model, fast.backend)
+           if fast.backend.startswith("openvino") and fast.streams == 1 else None)
+    if two is not None:
+        levers["streams"] = streams_lever(sample, fast, two)
+    live: list[dict[str, Any]] = []
+    for variant in (LIVE_VARIANTS if args.live_seconds > 0 else ()):
+        # the budget variant also runs with f32 and with 2 streams, right after, under the same load
+        for d in ((fast, f32, two) if variant == LIVE_DEFAULT else (fast,)):
+            if d is None:
+                continue
+            live.append(asyncio.run(run_live(scenes, d, data_dir / "bench-live", args.live_seconds, args.fps,
+                                             fps_cap, args.region_size, variant)))
     report: dict[str, Any] = {
         "cameras": args.cameras, "fps": args.fps, "stream_seconds": args.seconds,
         "frames_total": len(all_frames), "frames_with_people": sum(1 for f in all_frames if f.truth),
@@ -381,9 +434,11 @@ def _print_table(report: dict[str, Any]) -> None:
               f"{r['frames_per_cpu_s']:>9} {r['cpu_efficiency_vs_baseline']:>7} "
               f"{r['recall'] if r['recall'] is not None else '-':>7} {r['cpu_s_per_camera_second']:>10}")
     print(f"decode CPU ms per frame: {report['levers']['decode']}; detector threads, ms per 320 px region: "
-          f"{report['levers']['threads']}")
+          f"{report['levers']['threads']}; int8 vs f32: {report['levers'].get('int8_vs_f32_one_thread')}")
     for lv in report["live"]:
-        print(f"live, {lv['variant']}: {lv['cameras']} cameras at {lv['fps_per_camera']} fps for {lv['seconds']} s: "
+        print(f"live, {lv['variant']}, {lv['backend']} x{lv['streams']}: {lv['cameras']} cameras at "
+              f"{lv['fps_per_camera']} fps "
+              f"for {lv['seconds']} s: "
               f"{lv['frames_processed']}/{lv['frames_offered']} frames, {lv['events']} events, "
               f"latency p50 {lv['latency_p50_ms']} ms, p95 {lv['latency_p95_ms']} ms, "
               f"min camera share {lv['min_camera_processed_share']}, {lv['cores_used']} cores, "
