@@ -50,6 +50,7 @@ from robots.clock import WallClock
 ROBOTS = 500
 SUSTAINED_P99_MS = 100.0
 OFFER_SHORT = 0.95  # a step whose load offered less than this share of the set rate is not credited
+DRAIN_QUIET_S = 1.0  # after the load stops, a step ends when everything arrived or nothing did for this long
 RATES = [2000.0, 5000.0, 10000.0, 15000.0, 20000.0, 30000.0]
 _TS_KEY = b'"timestamp": "'
 _Arrival = tuple[float, bytes | bytearray]  # arrival time (epoch s), payload
@@ -144,8 +145,10 @@ def measure_bare(host: str, port: int, rates: list[float], seconds: float, flood
             arrivals.clear()
             cpu = time.process_time()
             load = _finish_load(_start_load(host, port, rate, amount, positions, processes, tag))
-            deadline = time.monotonic() + 3.0
-            while len(arrivals) < load.sent and time.monotonic() < deadline:
+            seen, quiet_since = -1, time.monotonic()
+            while len(arrivals) < load.sent and time.monotonic() - quiet_since < DRAIN_QUIET_S:
+                if len(arrivals) != seen:  # still arriving: the broker's queue is draining
+                    seen, quiet_since = len(arrivals), time.monotonic()
                 time.sleep(0.01)
             time.sleep(0.2)  # anything beyond what was sent would be a bench bug: let it show
             got = list(arrivals)
@@ -216,9 +219,11 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
             sent = load.sent
             caught_up.clear()
             goal[0] = before + sent
-            if fleet.accepted_messages < goal[0]:
+            seen = -1
+            while fleet.accepted_messages < goal[0] and fleet.accepted_messages != seen:
+                seen = fleet.accepted_messages  # wait while it still makes progress: a backlog is not a loss
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(caught_up.wait(), 3.0)
+                    await asyncio.wait_for(caught_up.wait(), DRAIN_QUIET_S)
             elapsed = max(1e-6, window[1] - window[0])
             received = fleet.accepted_messages - before
             cpu = time.process_time() - cpu
