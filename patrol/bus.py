@@ -311,10 +311,11 @@ class MqttBus:
         self._resume_reading()
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # only the current socket: paho's `reconnect` also "closes" a stale one we closed ourselves
         if sock is self._sock:
             self._unwatch()
-        if self._lost is not None:
-            self._lost.set()
+            if self._lost is not None:
+                self._lost.set()
 
     def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         if self._loop is not None and sock is self._sock:
@@ -453,7 +454,11 @@ class MqttBus:
             self.stats.publish_failures += 1
             raise ConnectionError("MQTT bus is not started")
         if threading.get_ident() != self._loop_thread and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._publish_counted, topic, payload, qos, retain)
+            try:
+                self._loop.call_soon_threadsafe(self._publish_counted, topic, payload, qos, retain)
+            except RuntimeError as err:  # the loop has closed
+                self.stats.publish_failures += 1
+                raise ConnectionError("MQTT bus is not running") from err
             return
         self._publish(c, topic, payload, qos, retain)
 
