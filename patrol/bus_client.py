@@ -10,8 +10,8 @@ TLS handshake in a worker thread and hands the connected socket over here, so th
 does (CONNECT, callbacks, reads, writes) stays on the event loop thread.
 
 Two of paho's private methods are overridden (`_sock_recv`, `_create_socket`); both are small and
-their contracts (return bytes or raise BlockingIOError; return a connected socket) hold in
-paho-mqtt 2.1-2.2 (pyproject asks >= 2.1) and are exercised by tests/service/test_bus_loop_io.py.
+their contracts (return bytes or raise BlockingIOError; return a connected socket) were read in
+paho-mqtt 2.2.0 (installed; pyproject asks >= 2.1) and are exercised by tests/service/test_bus_loop_io.py.
 """
 
 from __future__ import annotations
