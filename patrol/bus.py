@@ -1,14 +1,23 @@
-"""The service's MQTT bus: paho-mqtt's network thread feeding an asyncio dispatcher in batches.
+"""The service's MQTT bus: paho-mqtt's protocol engine driven by the asyncio event loop.
 
-Why paho and not aiomqtt here: this is the hot ingest path. A bare paho subscriber takes tens of
-thousands of messages per second from a local Mosquitto, several times what an asyncio client
-manages in one process. The network thread only appends to a bounded buffer; the event loop
-drains it in batches and calls the handlers registered per topic filter.
+Why paho and not aiomqtt here: this is the hot ingest path, and paho's packet parser is the
+cheapest in Python. Its socket I/O runs on the event loop thread (`add_reader`/`add_writer`,
+`loop_read`/`loop_write`, a `loop_misc` tick for keepalive), not in paho's own network thread:
+a second thread made the two hand the GIL over for every batch, and each of paho's ~4 `recv`
+calls per message released it. `bus_client.LoopClient` reads the socket in large chunks, so one
+readable event yields many messages for one system call.
 
-Back-pressure: when the buffer is full the network thread waits (the broker then holds the
-messages for our persistent session) and only after `overflow_wait_s` drops — counted, logged.
-The session is persistent (clean_session false, fixed client id), the last will marks the service
-`offline` on `parkpatrol/available`, and paho reconnects with backoff.
+Connecting never blocks the loop: the TCP connect and TLS handshake run in a worker thread and the
+connected socket is handed to paho on the loop thread. When the broker goes away the bus
+reconnects with backoff (1 s doubling to 30 s). The session is persistent (clean_session false,
+fixed client id), the last will marks the service `offline` on `parkpatrol/available` and each
+connect publishes `online` (retained).
+
+Back-pressure: received messages go to a bounded buffer that `run()` drains in batches, calling
+the handlers registered per topic filter. When the buffer is full the bus stops reading the socket
+until `run()` has drained it to half; the broker holds the messages meanwhile (our persistent
+session queues QoS 1; Mosquitto counts what it drops of QoS 0 beyond its own queue limits). The
+bus itself drops nothing; each pause is counted (`read_pauses`).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -31,10 +41,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from patrol import topics
+from patrol.bus_client import LoopClient
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], Awaitable[None] | None]
+
+RECONNECT_MIN_S = 1.0
+RECONNECT_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -64,11 +78,13 @@ class BusStats:
     received: int = 0
     handled: int = 0
     handler_errors: int = 0
-    dropped_overflow: int = 0
+    dropped_overflow: int = 0  # stays 0: a full buffer pauses reading instead (kept for the metrics' shape)
+    read_pauses: int = 0
     published: int = 0
     publish_failures: int = 0
     connects: int = 0
     disconnects: int = 0
+    connect_failures: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -93,19 +109,23 @@ class MqttBus:
     tls: TlsFiles | None = None
     buffer_size: int = 50_000
     batch_size: int = 2_000
-    overflow_wait_s: float = 5.0
-    idle_poll_s: float = 0.002  # at most this much delay added to a message that finds the dispatcher idle
+    read_batch: int = 1_000  # most messages parsed per readable event before the loop runs other tasks
+    connect_timeout_s: float = 10.0  # TCP connect + TLS handshake, and then again for the CONNACK
     stats: BusStats = field(default_factory=BusStats)
     _subs: list[_Subscription] = field(default_factory=list)
     _route_cache: dict[str, tuple[Handler, ...]] = field(default_factory=dict)
     _buffer: deque[tuple[str, bytes]] = field(default_factory=deque)
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-    _client: mqtt.Client | None = None
+    _client: LoopClient | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _loop_thread: int | None = None
     _wakeup: asyncio.Event | None = None
-    _connected: threading.Event = field(default_factory=threading.Event)
+    _up: asyncio.Event | None = None  # CONNACK accepted and not lost since
+    _lost: asyncio.Event | None = None  # the socket closed
+    _sock: Any = None  # the socket registered with the loop (plain or TLS)
+    _reading: bool = False
+    _paused: bool = False
+    _conn_task: asyncio.Task[None] | None = None
     _closing: bool = False
-    _idle: bool = False  # set by the dispatcher before it waits on `_wakeup`; cleared by whoever wakes it
     last_error: str | None = None
     connected_since: float | None = None
 
@@ -119,46 +139,61 @@ class MqttBus:
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self._up is not None and self._up.is_set()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False,
-                        protocol=mqtt.MQTTv311)
+        self._loop_thread = threading.get_ident()
+        self._wakeup, self._up, self._lost = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        self._closing = False
+        c = LoopClient(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False,
+                       protocol=mqtt.MQTTv311)
         if self.username:
             c.username_pw_set(self.username, self.password)
-        if self.address.tls or self.tls:
-            files = self.tls or TlsFiles()
-            ctx = ssl.create_default_context(cafile=str(files.ca_file) if files.ca_file else None)
-            if files.cert_file:
-                ctx.load_cert_chain(str(files.cert_file), str(files.key_file) if files.key_file else None)
-            c.tls_set_context(ctx)
         c.will_set(topics.SERVICE_AVAILABLE, b"offline", qos=1, retain=True)
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.max_inflight_messages_set(1000)
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        self._client = c
+        c.on_socket_open = self._on_socket_open
+        c.on_socket_close = self._on_socket_close
+        c.on_socket_register_write = self._on_register_write
+        c.on_socket_unregister_write = self._on_unregister_write
+        # host/port/keepalive for paho's CONNECT; the socket itself comes from `_open_socket`
         c.connect_async(self.address.host, self.address.port, keepalive=self.keepalive_s)
-        c.loop_start()
+        self._client = c
+        self._conn_task = asyncio.create_task(self._connection(c), name="mqtt-bus-connection")
 
     async def stop(self) -> None:
         self._closing = True
         c, self._client = self._client, None
-        with self._cond:
-            self._cond.notify_all()
+        task, self._conn_task = self._conn_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if c is None:
             return
-        if self.connected:
-            info = c.publish(topics.SERVICE_AVAILABLE, b"offline", qos=1, retain=True)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(info.wait_for_publish, 2.0)
-        c.disconnect()
-        await asyncio.to_thread(c.loop_stop)
-        self._connected.clear()
+        try:
+            if self.connected:
+                acked = asyncio.Event()
+                info = c.publish(topics.SERVICE_AVAILABLE, b"offline", qos=1, retain=True)
+                c.on_publish = lambda client, userdata, mid, reason, props: (
+                    acked.set() if mid == info.mid else None)
+                if not info.is_published():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(acked.wait(), 2.0)
+                assert self._lost is not None
+                self._lost.clear()
+                c.disconnect()  # DISCONNECT is written by the writer callback; paho then closes the socket
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), 1.0)
+        finally:
+            self._close_socket(c)
+            if self._up is not None:
+                self._up.clear()
+            self.connected_since = None
 
     async def __aenter__(self) -> MqttBus:
         await self.start()
@@ -168,9 +203,163 @@ class MqttBus:
         await self.stop()
 
     async def wait_connected(self, within_s: float) -> bool:
-        return await asyncio.to_thread(self._connected.wait, within_s)
+        if self._up is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._up.wait(), within_s)
+        return self._up.is_set()
 
-    # -- paho callbacks (network thread) ---------------------------------------------------
+    # -- connection (event loop) -----------------------------------------------------------
+    def _open_socket(self) -> socket.socket | ssl.SSLSocket:
+        """Blocking TCP connect and TLS handshake; runs in a worker thread."""
+        sock = socket.create_connection((self.address.host, self.address.port), timeout=self.connect_timeout_s)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.address.tls or self.tls:
+                files = self.tls or TlsFiles()
+                ctx = ssl.create_default_context(cafile=str(files.ca_file) if files.ca_file else None)
+                if files.cert_file:
+                    ctx.load_cert_chain(str(files.cert_file), str(files.key_file) if files.key_file else None)
+                tls = ctx.wrap_socket(sock, server_hostname=self.address.host, do_handshake_on_connect=False)
+                tls.do_handshake()
+                return tls
+            return sock
+        except BaseException:
+            sock.close()
+            raise
+
+    async def _connection(self, c: LoopClient) -> None:
+        """Connect, keep alive, reconnect with backoff; owned by the bus from start to stop."""
+        assert self._up is not None and self._lost is not None
+        delay = RECONNECT_MIN_S
+        while not self._closing:
+            self._lost.clear()
+            try:
+                sock = await asyncio.to_thread(self._open_socket)
+            except (OSError, ValueError) as err:
+                self.stats.connect_failures += 1
+                self.last_error = f"cannot reach broker {self.address.host}:{self.address.port}: {err}"
+                log.warning("%s; retrying in %.0f s", self.last_error, delay)
+            else:
+                c.use_socket(sock)
+                try:
+                    c.reconnect()  # paho takes the socket, sends CONNECT (written by the writer callback)
+                except (OSError, ConnectionError) as err:
+                    self.last_error = f"connect to broker failed: {err}"
+                    log.warning("%s", self.last_error)
+                    self._close_socket(c)
+                else:
+                    await self._keep_alive(c)
+                    if self._up.is_set():
+                        delay = RECONNECT_MIN_S  # the connection was up: start the backoff afresh
+                    self._up.clear()
+            if self._closing:
+                return
+            await asyncio.sleep(delay)
+            delay = min(RECONNECT_MAX_S, delay * 2)
+
+    async def _keep_alive(self, c: LoopClient) -> None:
+        """Tick paho's keepalive until the socket closes; give up on a CONNACK that never comes."""
+        assert self._up is not None and self._lost is not None
+        opened = time.monotonic()
+        tick = min(1.0, self.keepalive_s / 4) if self.keepalive_s > 0 else 1.0
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), tick)
+            if self._lost.is_set():
+                return
+            if not self._up.is_set() and time.monotonic() - opened > self.connect_timeout_s:
+                self.last_error = f"broker sent no CONNACK within {self.connect_timeout_s:.0f} s"
+                log.warning("%s; reconnecting", self.last_error)
+                sock = c.socket()
+                if isinstance(sock, socket.socket):  # paho reads the end of stream and closes the socket itself
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), 1.0)
+                if not self._lost.is_set():
+                    self._close_socket(c)
+                return
+            c.loop_misc()
+
+    def _close_socket(self, c: LoopClient) -> None:
+        """Close paho's socket from our side (stopping, or paho did not close it itself); paho's
+        next `reconnect` closes its stale reference again, harmlessly."""
+        sock = c.socket()
+        self._unwatch()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
+        c.reset_rx()
+        if self._lost is not None:
+            self._lost.set()
+
+    def _unwatch(self) -> None:
+        loop, sock = self._loop, self._sock
+        self._sock, self._reading, self._paused = None, False, False
+        if loop is not None and sock is not None and not loop.is_closed():
+            with contextlib.suppress(ValueError, OSError):  # fd already closed
+                loop.remove_reader(sock)
+                loop.remove_writer(sock)
+
+    # -- paho socket callbacks (event loop thread) -----------------------------------------
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        assert self._loop is not None
+        self._unwatch()
+        self._sock = sock
+        self._paused = False
+        self._resume_reading()
+
+    def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # only the current socket: paho's `reconnect` also "closes" a stale one we closed ourselves
+        if sock is self._sock:
+            self._unwatch()
+            if self._lost is not None:
+                self._lost.set()
+
+    def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if self._loop is not None and sock is self._sock:
+            self._loop.add_writer(sock, self._on_writable)
+
+    def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if self._loop is not None and sock is self._sock and sock is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_writer(sock)
+
+    def _on_writable(self) -> None:
+        c = self._client
+        if c is not None:
+            c.loop_write()
+
+    def _on_readable(self) -> None:
+        """Parse up to `read_batch` messages from the socket; stop early when it has nothing more."""
+        c = self._client
+        if c is None or self._paused:
+            return
+        for _ in range(self.read_batch):
+            c.rx_exhausted = False
+            if c.loop_read() != mqtt.MQTT_ERR_SUCCESS or c.socket() is None or c.rx_exhausted or self._paused:
+                return
+        if c.rx_buffered and self._loop is not None:
+            self._loop.call_soon(self._on_readable)  # bytes already read wake no reader: come back after others ran
+
+    def _pause_reading(self) -> None:
+        self._paused = True
+        self.stats.read_pauses += 1
+        if self._reading and self._loop is not None and self._sock is not None:
+            self._reading = False
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_reader(self._sock)
+        log.warning("ingest buffer full (%d messages): reading paused, the broker holds the rest", len(self._buffer))
+
+    def _resume_reading(self) -> None:
+        self._paused = False
+        if not self._reading and self._loop is not None and self._sock is not None:
+            self._reading = True
+            self._loop.add_reader(self._sock, self._on_readable)
+            self._loop.call_soon(self._on_readable)  # bytes buffered before the pause
+
+    # -- paho protocol callbacks (event loop thread) ---------------------------------------
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self.last_error = f"broker refused the connection: {reason}"
@@ -184,38 +373,31 @@ class MqttBus:
             client.subscribe(list({s.pattern: max(t.qos for t in self._subs if t.pattern == s.pattern)
                                    for s in self._subs}.items()))
         client.publish(topics.SERVICE_AVAILABLE, b"online", qos=1, retain=True)
-        self._connected.set()
+        if self._up is not None:
+            self._up.set()
         log.info("connected to broker %s:%d (session present: %s)", self.address.host, self.address.port,
                  getattr(flags, "session_present", None))
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        self._connected.clear()
+        was_up = self.connected
+        if self._up is not None:
+            self._up.clear()
         self.connected_since = None
-        if not self._closing:
+        if not self._closing and was_up:
             self.stats.disconnects += 1
             self.last_error = f"disconnected: {reason}"
             log.warning("broker connection lost (%s); reconnecting with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         buf = self._buffer
-        if len(buf) >= self.buffer_size:
-            with self._cond:
-                deadline = time.monotonic() + self.overflow_wait_s
-                while len(buf) >= self.buffer_size and not self._closing:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        self.stats.dropped_overflow += 1
-                        if self.stats.dropped_overflow % 1000 == 1:
-                            log.error("ingest buffer full for %.0f s: dropped %d messages so far",
-                                      self.overflow_wait_s, self.stats.dropped_overflow)
-                        return
-                    self._cond.wait(left)
-        buf.append((msg.topic, bytes(msg.payload)))
+        payload = msg.payload  # bytes in practice (paho types it bytes | bytearray)
+        buf.append((msg.topic, payload if type(payload) is bytes else bytes(payload)))
         self.stats.received += 1
-        if self._idle and self._loop is not None and self._wakeup is not None:
-            self._idle = False  # one wake-up per idle spell: each costs a self-pipe write and a GIL hand-over
-            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-                self._loop.call_soon_threadsafe(self._wakeup.set)
+        if len(buf) >= self.buffer_size and not self._paused:
+            self._pause_reading()
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.is_set():
+            wakeup.set()
 
     # -- dispatch (event loop) -------------------------------------------------------------
     def _handlers_for(self, topic: str) -> tuple[Handler, ...]:
@@ -230,20 +412,12 @@ class MqttBus:
     async def run(self) -> None:
         """Drain the buffer forever, calling handlers; owned by the service's TaskGroup."""
         assert self._wakeup is not None, "start() first"
+        wakeup = self._wakeup
         buf = self._buffer
         while True:
             if not buf:
-                # Let a burst gather before going idle: while messages keep coming the dispatcher polls
-                # every `idle_poll_s` and the network thread never has to wake it.
-                await asyncio.sleep(self.idle_poll_s)
-                if not buf:
-                    self._wakeup.clear()
-                    self._idle = True  # from here the network thread wakes us (see _on_message)
-                    try:
-                        if not buf:
-                            await self._wakeup.wait()
-                    finally:
-                        self._idle = False
+                wakeup.clear()
+                await wakeup.wait()
             n = 0
             routes = self._route_cache
             try:
@@ -263,10 +437,9 @@ class MqttBus:
                             log.exception("handler for %s failed", topic)
             finally:
                 self.stats.handled += n  # counted per batch: one attribute update instead of one per message
-            if n >= self.batch_size // 2:
-                with self._cond:
-                    self._cond.notify_all()
-            await asyncio.sleep(0)
+            if self._paused and len(buf) <= self.buffer_size // 2:
+                self._resume_reading()
+            await asyncio.sleep(0)  # let the reader parse more while we were busy
 
     # -- publishing --------------------------------------------------------------------------
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
@@ -274,11 +447,33 @@ class MqttBus:
         self.publish_nowait(topic, payload, qos=qos, retain=retain)
 
     def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """`publish` for synchronous callers: paho's publish only queues, it never blocks."""
+        """`publish` for synchronous callers: paho's publish only queues, it never blocks. From a thread
+        other than the event loop's, the publish is handed to the loop (errors are then only counted)."""
         c = self._client
         if c is None:
             self.stats.publish_failures += 1
             raise ConnectionError("MQTT bus is not started")
+        if threading.get_ident() != self._loop_thread and self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._publish_counted, topic, payload, qos, retain)
+            except RuntimeError as err:  # the loop has closed
+                self.stats.publish_failures += 1
+                raise ConnectionError("MQTT bus is not running") from err
+            return
+        self._publish(c, topic, payload, qos, retain)
+
+    def _publish_counted(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        c = self._client
+        if c is None:
+            self.stats.publish_failures += 1
+            log.error("publish to %s from another thread: the MQTT bus has stopped", topic)
+            return
+        try:
+            self._publish(c, topic, payload, qos, retain)  # counts its own failures
+        except ConnectionError as err:
+            log.error("publish from another thread failed: %s", err)
+
+    def _publish(self, c: mqtt.Client, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         info = c.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             self.stats.publish_failures += 1

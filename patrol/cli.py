@@ -249,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_ingest = bench_sub.add_parser("ingest", help="service MQTT ingest vs a bare paho subscriber")
     bench_ingest.add_argument("--json", action="store_true")
     bench_ingest.add_argument("--seconds", type=float, default=4.0, help="seconds per rate step")
+    bench_ingest.add_argument("--load-processes", type=int, default=1,
+                              help="load generator processes sharing each step's rate")
     bench_ingest.set_defaults(func=_lazy("patrol.bench_ingest", "cmd_bench_ingest"))
 
     for module in COMMAND_MODULES:
