@@ -11,7 +11,7 @@ does (CONNECT, callbacks, reads, writes) stays on the event loop thread.
 
 Two of paho's private methods are overridden (`_sock_recv`, `_create_socket`); both are small and
 their contracts (return bytes or raise BlockingIOError; return a connected socket) were read in
-paho-mqtt 2.2.0 (installed; pyproject asks >= 2.1) and are exercised by tests/service/test_bus_loop_io.py.
+paho-mqtt 2.2.0 (pyproject pins 2.2.x for that reason) and are exercised by tests/service/test_bus_loop_io.py.
 """
 
 from __future__ import annotations
