@@ -69,6 +69,7 @@ class _Robot:
     """Back from an outage (or found standing on an order it never got): the books follow its reports until
     its released base is done, then it joins."""
     stale_report: str | None = None  # the stamp of its last state before it went offline
+    awaiting_state: bool = False  # back from an outage, no state from after it yet: its books are unknown
     sent_at: float = -math.inf  # when its last order went out
 
 
@@ -198,9 +199,11 @@ class PatrolDispatcher:
             # back from an outage: which of our orders and updates reached it is unknown (one sent while the
             # broker was away may be lost, or come late), so its own report is the truth from here on
             r.mode = Mode.IDLE
-            r.resync = True
-        if r.resync and status.report is not None and status.report == r.stale_report:
-            return  # the view from before the outage (a retained `connection` message): wait for a state
+            r.resync = r.awaiting_state = True
+        if r.awaiting_state:
+            if status.report is not None and status.report == r.stale_report:
+                return  # the view from before the outage (a retained `connection` message): wait for a state
+            r.awaiting_state = False
         for node in r.stream.progress(status.order_id, status.last_node_sequence_id):
             self.monitor.visit(node, r.info.robot_id, now)
             if r.mode is Mode.PATROL:
@@ -276,7 +279,7 @@ class PatrolDispatcher:
             return None
         cands = []
         for r in self._robots.values():
-            if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None or r.resync:
+            if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None or r.awaiting_state:
                 continue
             at, extra = self._base_end(r, now)
             if at is None:
@@ -298,6 +301,7 @@ class PatrolDispatcher:
         if r.mode is Mode.PATROL:
             self._leave_patrol(r, now)
         r.mode = Mode.INCIDENT
+        r.resync = False  # its books are its own report's: the incident order stitches onto them
         acts = [
             make_action("scanArea", {"duration": 10.0}, description=f"incident {incident.incident_id}"),
             make_action("capturePhoto", {"label": incident.incident_id}),

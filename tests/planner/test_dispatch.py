@@ -331,6 +331,31 @@ def test_after_a_broker_restart_the_books_follow_the_robots_state_not_the_view_f
     assert max(late) <= LOOP / 3 * 1.05
 
 
+def test_an_incident_goes_to_a_robot_back_from_an_outage_with_an_order_it_accepts() -> None:
+    # back from an outage it is still driving the base it held (books taken from its first state since):
+    # the incident order stitches where that base really ends; before that state it is no candidate
+    w = make_world(grid(5, 4), {"a": (0, 100.0)})
+    w.run(100.0)
+    a = w.fleet.robots["a"]
+    a.deaf = True
+    w.run(w.t + 3.0)
+    before = w.fleet.status("a")
+    w.disp.update(before, w.t)
+    w.offline.add("a")
+    w.disp.offline("a", w.t)
+    w.disp.update(before, w.t)  # the retained view from before: not yet a candidate
+    assert w.disp.dispatch_incident(Incident("inc-1", 19, "smoke"), w.t) is None
+    a.deaf = False
+    w.offline.discard("a")
+    w.run(w.t + 0.25)
+    assert a.queue, "a should still be driving the base it held"
+    choice = w.disp.dispatch_incident(Incident("inc-2", 19, "smoke"), w.t)
+    assert choice is not None and choice.robot_id == "a"
+    w.run(w.t + 200.0)  # World.run fails on any refused order
+    assert [(r.incident_id, r.ok) for r in w.reports] == [("inc-2", True)]
+    assert w.disp.mode("a") is Mode.PATROL
+
+
 def test_a_robot_standing_on_an_update_it_never_got_is_resynchronised() -> None:
     # updates lost without the link ever being reported down (a broker restart shorter than the offline
     # timeout): c stands at its base end while the books say more is released
