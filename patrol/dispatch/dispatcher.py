@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 HOLD_MIN_S = 0.5
 STALL_S = 10.0
-"""A patrolling robot that stands with its released base done this long after our last order to it, while
-our books still hold released nodes, never got that order: it is resynchronised from its report."""
+"""A robot on a patrol, incident or charger order that stands with its released base done this long after
+our last order to it, while our books still hold released nodes, never got that order: it is
+resynchronised from its report (and an incident or charger order goes again from where it stands)."""
 TERMINAL = frozenset({"FINISHED", "FAILED"})
 
 
@@ -112,7 +113,7 @@ class PatrolDispatcher:
         self.patrolling = False
         self.paused = False
         self.ignored_states = 0
-        self.resyncs = 0  # patrolling robots found standing on an order they never got
+        self.resyncs = 0  # robots found standing on an order they never got
 
     # -- fleet -----------------------------------------------------------------------------------
     def register(self, info: RobotInfo) -> None:
@@ -208,15 +209,19 @@ class PatrolDispatcher:
             self.monitor.visit(node, r.info.robot_id, now)
             if r.mode is Mode.PATROL:
                 self._reached_on_patrol(r, node, now)
-        if r.mode is Mode.PATROL and self._stalled(r, status, now):
+        if r.mode in (Mode.PATROL, Mode.INCIDENT, Mode.TO_CHARGER) and self._stalled(r, status, now):
             log.warning("robot %s stands at the end of its base on order %s/%d while the dispatcher holds %s/%d "
                         "released=%s: an order was lost; resynchronising from its state", r.info.robot_id,
                         status.order_id, status.order_update_id, r.stream.order_id, r.stream.update_id,
                         list(r.stream.released))
             self.resyncs += 1
-            self._leave_patrol(r, now)
-            r.mode = Mode.IDLE
-            r.resync = True
+            if r.mode is Mode.PATROL:
+                self._leave_patrol(r, now)
+                r.mode = Mode.IDLE
+                r.resync = True
+            else:
+                self._resync(r, status)  # it stands with its base done: the order to the target goes again
+                self._reissue(r, now)
         if r.resync:
             self._resync(r, status)
         if r.mode is Mode.PATROL and status.driving:
@@ -302,12 +307,18 @@ class PatrolDispatcher:
             self._leave_patrol(r, now)
         r.mode = Mode.INCIDENT
         r.resync = False  # its books are its own report's: the incident order stitches onto them
+        r.job = _IncidentJob(incident, choice, {}, now)
+        self._incident_order(r, r.job, choice.route, now)
+        return choice
+
+    def _incident_order(self, r: _Robot, job: _IncidentJob, route: Sequence[Node], now: float) -> None:
+        incident = job.incident
         acts = [
             make_action("scanArea", {"duration": 10.0}, description=f"incident {incident.incident_id}"),
             make_action("capturePhoto", {"label": incident.incident_id}),
         ]
-        r.job = _IncidentJob(incident, choice, {a.action_id: a.action_type for a in acts}, now)
-        route = choice.route
+        job.action_ids = {a.action_id: a.action_type for a in acts}
+        job.on_arrival = []
         start = route[0]
         rest = list(route[1:]) if len(route) > 1 else []
         if not rest:
@@ -316,11 +327,10 @@ class PatrolDispatcher:
             # node do not run when the robot has passed it already; sent now, they would run on the way
             # and the robot would rejoin the patrol before it got there)
             order = r.stream.start(start, [], [], now, lambda v: (), tag="incident")
-            r.job.on_arrival = acts
+            job.on_arrival = acts
         else:
             order = r.stream.start(start, rest, [], now, lambda v: acts if v == incident.node else (), tag="incident")
         self._send(r, order, now)
-        return choice
 
     # -- patrol internals ------------------------------------------------------------------------
     def _active(self) -> list[_Robot]:
@@ -443,6 +453,17 @@ class PatrolDispatcher:
         if status.driving or base is None or base or now - r.sent_at < self.stall_s:
             return False
         return bool(r.stream.released)
+
+    def _reissue(self, r: _Robot, now: float) -> None:
+        """Send an incident or charger order again, from where the robot stands (books just resynchronised)."""
+        at = r.stream.last[0] if r.stream.last is not None else None
+        if at is None:
+            return
+        if r.mode is Mode.INCIDENT and r.job is not None:
+            self._incident_order(r, r.job, self.paths.path(at, r.job.incident.node), now)
+        elif r.mode is Mode.TO_CHARGER and r.charger is not None:
+            order = r.stream.start(at, self.paths.path(at, r.charger)[1:], [], now, lambda v: (), tag="charge")
+            self._send(r, order, now)
 
     def _resync(self, r: _Robot, status: RobotStatus) -> None:
         """Books from the robot's report; the resync ends when its released base is done and it stands."""

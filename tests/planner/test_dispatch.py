@@ -356,6 +356,38 @@ def test_an_incident_goes_to_a_robot_back_from_an_outage_with_an_order_it_accept
     assert w.disp.mode("a") is Mode.PATROL
 
 
+def test_a_lost_incident_order_goes_again_from_where_the_robot_stands() -> None:
+    # the incident order never reached it: it drives the patrol base it holds and stands there
+    w = make_world(grid(5, 4), {"a": (0, 100.0)})
+    w.run(100.0)
+    a = w.fleet.robots["a"]
+    a.deaf = True
+    choice = w.disp.dispatch_incident(Incident("inc-1", 19, "smoke"), w.t)
+    assert choice is not None and choice.robot_id == "a"
+    run_until_it_stands(w, "a")
+    a.deaf = False
+    w.run(w.t + 200.0)
+    assert [(r.incident_id, r.ok) for r in w.reports] == [("inc-1", True)]
+    assert w.disp.resyncs >= 1
+    assert w.disp.mode("a") is Mode.PATROL
+
+
+def test_a_lost_charger_order_goes_again_from_where_the_robot_stands() -> None:
+    battery = BatteryPolicy(reserve_pct=15.0, resume_pct=90.0, margin=1.2)
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "low": (12, 12.0)}, chargers=[19], battery=battery)
+    low = w.fleet.robots["low"]
+    low.deaf = True  # it holds its first patrol order; the charger order sent on its next state is lost
+    run_until_it_stands(w, "low")
+    assert w.disp.mode("low") is Mode.TO_CHARGER
+    low.deaf = False
+    modes = []
+    while w.t < 300.0 and Mode.CHARGING not in modes:
+        w.run(w.t + 1.0)
+        modes.append(w.disp.mode("low"))
+    assert Mode.CHARGING in modes and low.node == 19
+    assert w.disp.resyncs >= 1
+
+
 def test_a_robot_standing_on_an_update_it_never_got_is_resynchronised() -> None:
     # updates lost without the link ever being reported down (a broker restart shorter than the offline
     # timeout): c stands at its base end while the books say more is released
