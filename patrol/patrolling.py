@@ -212,7 +212,10 @@ class PatrolService:
                                             version=live.version or "2.1.0"))
         d.update(RobotStatus(live.robot_id, live.order_id, self._node_of(live), live.last_node_sequence_id,
                              live.battery if live.battery is not None else 0.0, live.charging, live.driving,
-                             {aid: st for aid, _, st in live.action_states}, len(live.node_ids_ahead)), now)
+                             {aid: st for aid, _, st in live.action_states}, len(live.node_ids_ahead),
+                             live.order_update_id,
+                             tuple((self.geometry.node_of(n), seq, rel) for n, seq, rel in live.order_nodes),
+                             live.state_timestamp), now)
 
     def on_robot(self, change: RobotChange) -> None:
         try:

@@ -10,6 +10,7 @@ ahead of its slot waits for the others.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,11 +32,15 @@ from patrol.planner.planner import Planner
 from patrol.planner.runtime import PatrolRuntime
 from robots.vda5050.base import utc_now_from
 from robots.vda5050.builders import build_instant_actions, make_action
-from robots.vda5050.order import Action
+from robots.vda5050.order import Action, Order
 
 log = logging.getLogger(__name__)
 
 HOLD_MIN_S = 0.5
+STALL_S = 10.0
+"""A robot on a patrol, incident or charger order that stands with its released base done this long after
+our last order to it, while our books still hold released nodes, never got that order: it is
+resynchronised from its report (and an incident or charger order goes again from where it stands)."""
 TERMINAL = frozenset({"FINISHED", "FAILED"})
 
 
@@ -61,7 +66,12 @@ class _Robot:
     job: _IncidentJob | None = None
     charger: Node | None = None
     charge_action_ids: set[str] = field(default_factory=set)
-    resync: bool = False  # back from a link loss: cancelled what it held; joins once it reports no nodes
+    resync: bool = False
+    """Back from an outage (or found standing on an order it never got): the books follow its reports until
+    its released base is done, then it joins."""
+    stale_report: str | None = None  # the stamp of its last state before it went offline
+    awaiting_state: bool = False  # back from an outage, no state from after it yet: its books are unknown
+    sent_at: float = -math.inf  # when its last order went out
 
 
 class PatrolDispatcher:
@@ -79,6 +89,7 @@ class PatrolDispatcher:
         checkpoint_actions: Sequence[str] = ("capturePhoto",),
         on_visit: Callable[[Visit], None] | None = None,
         on_incident_report: Callable[[IncidentReport], None] | None = None,
+        stall_s: float = STALL_S,
     ) -> None:
         if base_ahead < 1 or horizon < 0:
             raise ValueError(f"base_ahead must be >= 1 and horizon >= 0 (got {base_ahead}, {horizon})")
@@ -94,6 +105,7 @@ class PatrolDispatcher:
         self.base_ahead = base_ahead
         self.horizon = horizon
         self.checkpoint_actions = tuple(checkpoint_actions)
+        self.stall_s = stall_s
         self._checkpoints = {c.node for c in planner.checkpoints}
         self._on_report = on_incident_report
         self._robots: dict[str, _Robot] = {}
@@ -101,6 +113,7 @@ class PatrolDispatcher:
         self.patrolling = False
         self.paused = False
         self.ignored_states = 0
+        self.resyncs = 0  # robots found standing on an order they never got
 
     # -- fleet -----------------------------------------------------------------------------------
     def register(self, info: RobotInfo) -> None:
@@ -184,21 +197,33 @@ class PatrolDispatcher:
             return
         r.status = status
         if r.mode is Mode.OFFLINE:
+            # back from an outage: which of our orders and updates reached it is unknown (one sent while the
+            # broker was away may be lost, or come late), so its own report is the truth from here on
             r.mode = Mode.IDLE
-            if r.stream.released:
-                # Back from a link loss with an order outstanding: which of our orders and updates reached
-                # it is unknown (one sent while the broker was away may be lost; it may have dropped the
-                # one it held), so a new order might not stitch. Cancel what it holds; it joins afresh
-                # where it stops.
-                self._instant(r, "cancelOrder", now)
-                r.stream.released.clear()
-                r.resync = True
-        if r.resync and not status.driving and status.nodes_ahead in (0, None):
-            r.resync = False
+            r.resync = r.awaiting_state = True
+        if r.awaiting_state:
+            if status.report is not None and status.report == r.stale_report:
+                return  # the view from before the outage (a retained `connection` message): wait for a state
+            r.awaiting_state = False
         for node in r.stream.progress(status.order_id, status.last_node_sequence_id):
             self.monitor.visit(node, r.info.robot_id, now)
             if r.mode is Mode.PATROL:
                 self._reached_on_patrol(r, node, now)
+        if r.mode in (Mode.PATROL, Mode.INCIDENT, Mode.TO_CHARGER) and self._stalled(r, status, now):
+            log.warning("robot %s stands at the end of its base on order %s/%d while the dispatcher holds %s/%d "
+                        "released=%s: an order was lost; resynchronising from its state", r.info.robot_id,
+                        status.order_id, status.order_update_id, r.stream.order_id, r.stream.update_id,
+                        list(r.stream.released))
+            self.resyncs += 1
+            if r.mode is Mode.PATROL:
+                self._leave_patrol(r, now)
+                r.mode = Mode.IDLE
+                r.resync = True
+            else:
+                self._resync(r, status)  # it stands with its base done: the order to the target goes again
+                self._reissue(r, now)
+        if r.resync:
+            self._resync(r, status)
         if r.mode is Mode.PATROL and status.driving:
             self.runtime.depart(r.info.robot_id, now)
         if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None and not r.stream.released \
@@ -223,7 +248,7 @@ class PatrolDispatcher:
         if r is None:
             return None
         s = r.stream
-        return f"{s.order_id}/{s.update_id} released={list(s.released)} last={s.last}"
+        return f"{s.order_id}/{s.update_id} released={list(s.released)} last={s.last} resync={r.resync}"
 
     def offline(self, robot_id: str, now: float) -> None:
         """The robot's connection broke (or it reports a fatal error): the others take over its share."""
@@ -232,7 +257,7 @@ class PatrolDispatcher:
             return
         was = r.mode
         r.mode = Mode.OFFLINE
-        # the released base is kept until it is back: it tells whether an order was outstanding
+        r.stale_report = r.status.report if r.status is not None else None
         if was is Mode.PATROL:
             self._leave_patrol(r, now)
         if r.charger is not None:
@@ -259,7 +284,7 @@ class PatrolDispatcher:
             return None
         cands = []
         for r in self._robots.values():
-            if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None:
+            if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None or r.awaiting_state:
                 continue
             at, extra = self._base_end(r, now)
             if at is None:
@@ -281,12 +306,19 @@ class PatrolDispatcher:
         if r.mode is Mode.PATROL:
             self._leave_patrol(r, now)
         r.mode = Mode.INCIDENT
+        r.resync = False  # its books are its own report's: the incident order stitches onto them
+        r.job = _IncidentJob(incident, choice, {}, now)
+        self._incident_order(r, r.job, choice.route, now)
+        return choice
+
+    def _incident_order(self, r: _Robot, job: _IncidentJob, route: Sequence[Node], now: float) -> None:
+        incident = job.incident
         acts = [
             make_action("scanArea", {"duration": 10.0}, description=f"incident {incident.incident_id}"),
             make_action("capturePhoto", {"label": incident.incident_id}),
         ]
-        r.job = _IncidentJob(incident, choice, {a.action_id: a.action_type for a in acts}, now)
-        route = choice.route
+        job.action_ids = {a.action_id: a.action_type for a in acts}
+        job.on_arrival = []
         start = route[0]
         rest = list(route[1:]) if len(route) > 1 else []
         if not rest:
@@ -295,11 +327,10 @@ class PatrolDispatcher:
             # node do not run when the robot has passed it already; sent now, they would run on the way
             # and the robot would rejoin the patrol before it got there)
             order = r.stream.start(start, [], [], now, lambda v: (), tag="incident")
-            r.job.on_arrival = acts
+            job.on_arrival = acts
         else:
             order = r.stream.start(start, rest, [], now, lambda v: acts if v == incident.node else (), tag="incident")
-        self.sink.send_order(r.info.robot_id, order)
-        return choice
+        self._send(r, order, now)
 
     # -- patrol internals ------------------------------------------------------------------------
     def _active(self) -> list[_Robot]:
@@ -371,7 +402,7 @@ class PatrolDispatcher:
         r.prefix = 0
         r.horizon_dirty = False
         order = r.stream.start(at, up[: self.base_ahead], up[self.base_ahead :], now, self._actions_for(r))
-        self.sink.send_order(rid, order)
+        self._send(r, order, now)
 
     def _reached_on_patrol(self, r: _Robot, node: Node, now: float) -> None:
         if r.prefix > 0:
@@ -398,7 +429,7 @@ class PatrolDispatcher:
         r.horizon_dirty = False
         if base and r.stream.last is not None and have == 0:
             self.runtime.depart(rid, now)
-        self.sink.send_order(rid, order)
+        self._send(r, order, now)
 
     def _actions_for(self, r: _Robot) -> Callable[[Node], Sequence[Action]]:
         kinds = [k for k in self.checkpoint_actions if k in r.info.actions]
@@ -409,6 +440,42 @@ class PatrolDispatcher:
             return [make_action(k, {"label": f"checkpoint {node}"} if k == "capturePhoto" else None) for k in kinds]
 
         return actions
+
+    def _send(self, r: _Robot, order: Order, now: float) -> None:
+        r.sent_at = now
+        self.sink.send_order(r.info.robot_id, order)
+
+    # -- resynchronisation -----------------------------------------------------------------------
+    def _stalled(self, r: _Robot, status: RobotStatus, now: float) -> bool:
+        """It stands with its released base done while our books (after its progress) still hold released
+        nodes, and nothing was sent to it for STALL_S: an order or update of ours never reached it."""
+        base = status.base_ahead()
+        if status.driving or base is None or base or now - r.sent_at < self.stall_s:
+            return False
+        return bool(r.stream.released)
+
+    def _reissue(self, r: _Robot, now: float) -> None:
+        """Send an incident or charger order again, from where the robot stands (books just resynchronised)."""
+        at = r.stream.last[0] if r.stream.last is not None else None
+        if at is None:
+            return
+        if r.mode is Mode.INCIDENT and r.job is not None:
+            self._incident_order(r, r.job, self.paths.path(at, r.job.incident.node), now)
+        elif r.mode is Mode.TO_CHARGER and r.charger is not None:
+            order = r.stream.start(at, self.paths.path(at, r.charger)[1:], [], now, lambda v: (), tag="charge")
+            self._send(r, order, now)
+
+    def _resync(self, r: _Robot, status: RobotStatus) -> None:
+        """Books from the robot's report; the resync ends when its released base is done and it stands."""
+        base = status.base_ahead()
+        last = (status.last_node, status.last_node_sequence_id) if status.last_node is not None else None
+        known = [(v, seq) for v, seq in base if v is not None] if base is not None else []
+        # nodes not on our graph cannot be booked: it drives them to their end all the same
+        r.stream.adopt(status.order_id, status.order_update_id, last, known if base is not None and
+                       len(known) == len(base) else [])
+        done = not base if base is not None else status.nodes_ahead in (0, None)
+        if done and not status.driving:
+            r.resync = False
 
     def _instant(self, r: _Robot, action_type: str, now: float) -> str:
         action = make_action(action_type)
@@ -469,7 +536,7 @@ class PatrolDispatcher:
         log.info("robot %s: battery low, going to charger %r", r.info.robot_id, charger)
         route = self.paths.path(at, charger)
         order = r.stream.start(at, route[1:], [], now, lambda v: (), tag="charge")
-        self.sink.send_order(r.info.robot_id, order)
+        self._send(r, order, now)
         self._check_charger_arrival(r, now)
 
     def _check_charger_arrival(self, r: _Robot, now: float) -> None:

@@ -73,6 +73,21 @@ class RobotStatus:
     """actionId -> actionStatus (WAITING, RUNNING, FINISHED, FAILED, ...)."""
     nodes_ahead: int | None = None
     """How many nodes the robot's state still lists (nodeStates); None where unknown."""
+    order_update_id: int = 0
+    order_nodes: tuple[tuple[Node | None, int, bool], ...] | None = None
+    """The state's nodeStates as (vertex, or None for a nodeId not on our graph; sequenceId; released),
+    in sequence order; None where unknown. The robot's own view of its order: after a link or broker
+    outage the dispatcher resynchronises its bookkeeping from it."""
+    report: str | None = None
+    """The robot's stamp of the state message this status comes from (its timestamp). A status rebuilt
+    from something else (a retained `connection` message after a broker restart) carries the stamp of the
+    last state, so the dispatcher can tell a view from before an outage from a fresh report."""
+
+    def base_ahead(self) -> list[tuple[Node | None, int]] | None:
+        """The released nodes the robot still has to reach, (vertex, sequenceId) in order; None where unknown."""
+        if self.order_nodes is None:
+            return None
+        return [(v, seq) for v, seq, released in self.order_nodes if released and seq > self.last_node_sequence_id]
 
 
 @dataclass(frozen=True)

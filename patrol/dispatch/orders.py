@@ -139,6 +139,22 @@ class OrderStream:
             self.released.append((v, stitch[1] + 2 * i))
         return order
 
+    def adopt(
+        self, order_id: str, update_id: int, last: tuple[Node, int] | None, base: Sequence[tuple[Node, int]]
+    ) -> None:
+        """Take the robot's report as the bookkeeping: its order, released nodes still ahead, last node.
+
+        After an outage what reached the robot is unknown (an update sent while the broker was away may
+        be lost, or delivered late); its state is the truth. The next update then stitches where the
+        robot's base really ends. orderUpdateIds go on from the higher of the two, so an update of ours
+        still in flight is older than any sent from here on (the robot refuses it, never the new one).
+        """
+        same = order_id == self.order_id
+        self.order_id = order_id
+        self.update_id = max(update_id, self.update_id) if same else update_id
+        self.last = last
+        self.released = deque(base)
+
     def progress(self, order_id: str, last_sequence_id: int) -> list[Node]:
         """The robot reports its last node's sequenceId: the released nodes it has now reached, in order."""
         if order_id != self.order_id:

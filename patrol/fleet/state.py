@@ -54,6 +54,9 @@ class RobotLive:
     last_node_id: str = ""
     last_node_sequence_id: int = 0
     node_ids_ahead: tuple[str, ...] = ()
+    order_nodes: tuple[tuple[str, int, bool], ...] = ()
+    """The state's nodeStates as (nodeId, sequenceId, released), in sequence order: the robot's own view of
+    its order, which the dispatcher resynchronises from after a link or broker outage."""
     action_states: tuple[tuple[str, str, str], ...] = ()  # (action id, type, status)
     errors: tuple[tuple[str, str, str], ...] = ()  # (type, level, description)
     last_seen: float = 0.0
@@ -64,6 +67,7 @@ class RobotLive:
     def public(self) -> dict[str, Any]:
         d = self.__dict__.copy()
         d.pop("factsheet", None)
+        d.pop("order_nodes", None)  # node_ids_ahead is the public view
         d["kind"] = self.kind.value
         d["action_states"] = [{"action_id": a, "action_type": t, "status": s} for a, t, s in self.action_states]
         d["errors"] = [{"type": t, "level": lv, "description": ds} for t, lv, ds in self.errors]
@@ -227,6 +231,7 @@ class FleetState:
             e_stop=st.e_stop, operating_mode=st.operating_mode, order_id=st.order_id,
             order_update_id=st.order_update_id, last_node_id=st.last_node_id,
             last_node_sequence_id=st.last_node_sequence_id, node_ids_ahead=st.node_ids_ahead,
+            order_nodes=st.node_states,
             action_states=st.action_states, errors=st.errors, last_seen=self.clock(),
             state_timestamp=st.timestamp, camera_url=st.camera_url or before.camera_url,
         ))

@@ -69,6 +69,7 @@ class StateSummary(NamedTuple):
     last_node_id: str
     last_node_sequence_id: int
     node_ids_ahead: tuple[str, ...]  # in sequence order
+    node_states: tuple[tuple[str, int, bool], ...]  # (nodeId, sequenceId, released) in sequence order
     action_states: tuple[tuple[str, str, str], ...]  # (actionId, actionType or "", actionStatus)
     errors: tuple[tuple[str, str, str], ...]  # (errorType, errorLevel, errorDescription or "")
     camera_url: str | None  # from information of infoType cameraStream
@@ -94,13 +95,15 @@ def summarize(st: State) -> StateSummary:
     pos = st.agv_position
     battery = st.battery_state
     nodes, actions, errors, infos = st.node_states, st.action_states, st.errors, st.information
+    ordered = tuple((n.node_id, n.sequence_id, n.released)
+                    for n in sorted(nodes, key=lambda n: n.sequence_id)) if nodes else ()
     return StateSummary(
         st.version, st.manufacturer, st.serial_number, st.timestamp.isoformat(),
         (pos.x, pos.y, pos.theta, pos.map_id) if pos is not None else None,
         battery.battery_charge, battery.charging, st.driving, bool(st.paused),
         st.safety_state.e_stop._value_, st.operating_mode._value_, st.order_id, st.order_update_id,
         st.last_node_id, st.last_node_sequence_id,
-        tuple(n.node_id for n in sorted(nodes, key=lambda n: n.sequence_id)) if nodes else (),
+        tuple(n[0] for n in ordered), ordered,
         tuple((a.action_id, a.action_type or "", a.action_status._value_) for a in actions) if actions else (),
         tuple((e.error_type, e.error_level._value_, e.error_description or "") for e in errors) if errors else (),
         camera_url((i.info_type, i.info_description) for i in infos) if infos else None,
@@ -145,7 +148,7 @@ _OPERATING_MODE = frozenset(m.value for m in OperatingMode)
 # reads more forms (a space for `T`, no zone, unix seconds, ...): those go to it.
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
                         r"(?:Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII)
-_by_sequence = itemgetter(0)
+_by_sequence = itemgetter(1)
 
 
 def _obj(v: Any, keys: frozenset[str]) -> dict[str, Any]:
@@ -241,7 +244,8 @@ def _references(v: Any) -> None:
         _str(r["referenceValue"])
 
 
-def _node_ids_ahead(v: Any) -> tuple[str, ...]:
+def _node_states(v: Any) -> tuple[tuple[str, int, bool], ...]:
+    """(nodeId, sequenceId, released) of each node state, in sequence order."""
     nodes = _list(v)
     if not nodes:
         return ()
@@ -250,7 +254,7 @@ def _node_ids_ahead(v: Any) -> tuple[str, ...]:
         n = _obj(n, _NODE)
         node_id = _str(n["nodeId"])
         sequence_id = _int(n["sequenceId"])
-        _bool(n["released"])
+        released = _bool(n["released"])
         _opt_str(n.get("nodeDescription"))
         p = n.get("nodePosition")
         if p is not None:
@@ -259,8 +263,8 @@ def _node_ids_ahead(v: Any) -> tuple[str, ...]:
             _float(p["y"])
             _str(p["mapId"])
             _opt_float(p.get("theta"))
-        found.append((sequence_id, node_id))
-    return tuple(node_id for _, node_id in sorted(found, key=_by_sequence))
+        found.append((node_id, sequence_id, released))
+    return tuple(sorted(found, key=_by_sequence))
 
 
 def _check_edges(v: Any) -> None:
@@ -361,12 +365,13 @@ def decode_state(payload: bytes | str) -> StateSummary | None:
         _bool(safety["fieldViolation"])
         _check_edges(d["edgeStates"])
         _check_rest(d)
+        nodes = _node_states(d["nodeStates"])
         return StateSummary(
             _str(d["version"]), _str(d["manufacturer"]), _str(d["serialNumber"]), timestamp,
             _position(d.get("agvPosition")), battery_charge, charging, _bool(d["driving"]),
             bool(_opt_bool(d.get("paused"))), e_stop, _enum(d["operatingMode"], _OPERATING_MODE),
             _str(d["orderId"]), _int(d["orderUpdateId"]), _str(d["lastNodeId"]), _int(d["lastNodeSequenceId"]),
-            _node_ids_ahead(d["nodeStates"]), _action_states(d["actionStates"]), _errors(d["errors"]),
+            tuple(n[0] for n in nodes), nodes, _action_states(d["actionStates"]), _errors(d["errors"]),
             _camera_from_information(d.get("information")),
         )
     except (_Unsure, KeyError, orjson.JSONDecodeError):

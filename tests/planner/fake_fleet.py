@@ -35,6 +35,9 @@ class FakeRobot:
     charging: bool = False
     paused: bool = False
     online: bool = True
+    deaf: bool = False
+    """Orders and instant actions to it are lost (its link is down, or its new clean session has not
+    subscribed yet) while it goes on driving what it holds and reporting."""
     action_states: dict[str, str] = field(default_factory=dict)
     visits: list[tuple[float, Node]] = field(default_factory=list)
     rules: OrderStateMachine = field(default_factory=OrderStateMachine)
@@ -66,6 +69,7 @@ class FakeFleet:
         self.orders: list[tuple[str, Order]] = []
         self.instant: list[tuple[str, InstantActions]] = []
         self.refused: list[tuple[str, str]] = []  # (robot, why) for orders the robot side refused
+        self.reports = 0  # stamps each status like a state message's timestamp
 
     def add(self, robot_id: str, node: Node, battery: float = 100.0) -> FakeRobot:
         r = FakeRobot(robot_id, node, battery)
@@ -77,7 +81,7 @@ class FakeFleet:
     def send_order(self, robot_id: str, order: Order) -> None:
         self.orders.append((robot_id, order))
         r = self.robots[robot_id]
-        if not r.online:
+        if not r.online or r.deaf:
             return
         decision = r.rules.receive(order)
         if not decision.accepted:
@@ -110,6 +114,8 @@ class FakeFleet:
     def send_instant_actions(self, robot_id: str, actions: InstantActions) -> None:
         self.instant.append((robot_id, actions))
         r = self.robots[robot_id]
+        if not r.online or r.deaf:  # lost, like an order
+            return
         for a in actions.actions:
             if a.action_type == "startCharging":
                 r.charging = True
@@ -157,14 +163,18 @@ class FakeFleet:
 
     def status(self, robot_id: str) -> RobotStatus:
         r = self.robots[robot_id]
+        self.reports += 1
         return RobotStatus(
             robot_id=robot_id,
-            order_id=r.order_id,
+            order_id=r.rules.order_id,  # the newest accepted, as the agent reports
             last_node=r.node,
             last_node_sequence_id=r.last_seq,
             battery_pct=r.battery,
             charging=r.charging,
             driving=bool(r.queue) and not r.paused,
             action_states=dict(r.action_states),
-            nodes_ahead=len(r.queue),
+            nodes_ahead=len(r.rules.nodes),  # base and horizon, as the agent's nodeStates
+            order_update_id=r.rules.order_update_id,
+            order_nodes=tuple((self.geometry.node_of(n.node_id), n.sequence_id, n.released) for n in r.rules.nodes),
+            report=f"state-{self.reports}",
         )

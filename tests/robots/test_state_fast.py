@@ -31,7 +31,7 @@ def full_state() -> dict[str, Any]:
         "driving": True, "paused": False, "newBaseRequest": True, "distanceSinceLastNode": 3,
         "operatingMode": "AUTOMATIC", "zoneSetId": "z",
         "nodeStates": [
-            {"nodeId": "n3", "sequenceId": 4, "released": True, "nodePosition": {"x": 1, "y": 2.5, "mapId": "park"}},
+            {"nodeId": "n3", "sequenceId": 4, "released": False, "nodePosition": {"x": 1, "y": 2.5, "mapId": "park"}},
             {"nodeId": "n2", "sequenceId": 2, "released": True, "nodeDescription": "gate",
              "nodePosition": {"x": 1.0, "y": 2.0, "mapId": "park", "theta": 0.1}},
         ],
@@ -90,6 +90,7 @@ def test_common_valid_states_take_the_fast_path_with_pydantics_values(make: Any)
     assert fast is not None
     if make is full_state:
         assert fast.node_ids_ahead == ("n2", "n3")  # by sequence id
+        assert fast.node_states == (("n2", 2, True), ("n3", 4, False))  # n3 is horizon
         assert fast.camera_url == "rtsp://cam/1"
         assert fast.action_states == (("a1", "capturePhoto", "RUNNING"), ("a2", "", "FINISHED"))
         assert fast.position == (10.5, -3.0, 0.5, "park") and type(fast.position[1]) is float
