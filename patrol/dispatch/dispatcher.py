@@ -231,7 +231,7 @@ class PatrolDispatcher:
             # (a robot still driving released nodes joins where they end: a new order must stitch there)
             self._join(r, status.last_node, now)
         elif r.mode is Mode.PATROL:
-            if not self._battery_low(r):
+            if not self._battery_low(r, now):
                 self._top_up(r, now)
             else:
                 self._send_to_charger(r, now)
@@ -514,13 +514,22 @@ class PatrolDispatcher:
     def _free_chargers(self) -> list[Node]:
         return [c for c in self.chargers if c not in self._charger_use]
 
-    def _battery_low(self, r: _Robot) -> bool:
+    def _battery_low(self, r: _Robot, now: float) -> bool:
         st = r.status
         free = self._free_chargers()
         if st is None or not free or st.charging:
             return False
-        lap_m, lap_end = self.runtime.lap_remaining_m(r.info.robot_id)
+        rid = r.info.robot_id
+        lap_m, lap_end = self.runtime.lap_remaining_m(rid)
         to_charger = min(self.paths.dist(lap_end, c) for c in free)
+        whole_lap = needed_pct(r.info, self.runtime.lap_length_m(rid) + to_charger, self.battery.margin)
+        if whole_lap + self.battery.reserve_pct > self.battery.resume_pct:
+            # Not even a robot just back from charging could drive a whole lap (one long loop for a small team):
+            # the lap rule would send it back to the charger soon after every charge. It patrols on until its
+            # charge covers no more than the rest of its committed route and the way to a charger.
+            end, ahead_m = self._base_end(r, now)
+            if end is not None:
+                lap_m, to_charger = ahead_m, min(self.paths.dist(end, c) for c in free)
         need = needed_pct(r.info, lap_m + to_charger, self.battery.margin) + self.battery.reserve_pct
         return st.battery_pct < need
 

@@ -120,7 +120,8 @@ class IncidentAssignment:
 @dataclass(frozen=True)
 class BatteryPolicy:
     """Return to a charger when the charge would not cover the rest of the lap plus the way to a charger
-    plus `reserve_pct`; rejoin at `resume_pct`."""
+    plus `reserve_pct`; rejoin at `resume_pct`. Where a lap needs more than `resume_pct` (a long loop), the
+    robot patrols on until its charge covers only its committed route and the way to a charger."""
 
     reserve_pct: float = 15.0
     resume_pct: float = 90.0

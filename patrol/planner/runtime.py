@@ -206,6 +206,10 @@ class PatrolRuntime:
         done = (t.a_last - entry_arc) % t.loop.length if t.loop.length > 0 else 0.0
         return max(0.0, t.loop.length - done), t.loop.walk[t.assignment.entry]
 
+    def lap_length_m(self, robot_id: str) -> float:
+        """Metres of one whole lap of the robot's loop."""
+        return self._track(robot_id).loop.length
+
     @property
     def robots(self) -> list[str]:
         return list(self._tracks)

@@ -56,10 +56,11 @@ def make_world(
     actions: frozenset[str] = ALL_ACTIONS,
     battery: BatteryPolicy | None = None,
     start: bool = True,
+    drain_pct_per_m: float = 0.02,
 ) -> World:
     planner = Planner(graph)
     geometry = NodeGeometry.from_graph(graph, "park")
-    fleet = FakeFleet(planner.paths, geometry, drain_pct_per_m=0.02, charge_pct_per_s=1.0)
+    fleet = FakeFleet(planner.paths, geometry, drain_pct_per_m=drain_pct_per_m, charge_pct_per_s=1.0)
     reports: list[IncidentReport] = []
     disp = PatrolDispatcher(
         planner,
@@ -72,7 +73,7 @@ def make_world(
     )
     for rid, (node, pct) in robots.items():
         fleet.add(rid, node, pct)
-        disp.register(RobotInfo(rid, RobotId("acme", rid), actions=actions, consumption_pct_per_m=0.02))
+        disp.register(RobotInfo(rid, RobotId("acme", rid), actions=actions, consumption_pct_per_m=drain_pct_per_m))
         disp.update(fleet.status(rid), 0.0)
     if start:
         disp.start_patrol(0.0)
@@ -234,6 +235,31 @@ def test_low_battery_robot_docks_is_replaced_and_rejoins_when_charged() -> None:
     assert any(a.action_type == "stopCharging" for rid, m in w.fleet.instant if rid == "low" for a in m.actions)
     assert w.disp.plan is not None and len(w.disp.plan.assignments) == 3
     assert w.fleet.robots["low"].battery > 80.0
+
+
+def test_a_lap_longer_than_a_charge_covers_is_patrolled_until_only_the_way_to_the_charger_is_left() -> None:
+    # 100 % lasts 1.5 laps: a lap plus margin and reserve needs ~95 %, more than the 90 % it resumes at. The old
+    # rule sent it back to the charger the moment it rejoined; now it patrols until the charger is due.
+    battery = BatteryPolicy(reserve_pct=15.0, resume_pct=90.0, margin=1.2)
+    drain = 100.0 / (1.5 * LOOP)
+    w = make_world(grid(5, 4), {"solo": (0, 100.0)}, chargers=[19], battery=battery, drain_pct_per_m=drain)
+    solo = w.fleet.robots["solo"]
+    spells: list[tuple[Mode, float]] = []
+    lowest = 100.0
+    while w.t < 1500.0:
+        w.run(w.t + 1.0)
+        mode = w.disp.mode("solo")
+        if not spells or spells[-1][0] is not mode:
+            spells.append((mode, w.t))
+        lowest = min(lowest, solo.battery)
+    patrols = [t for m, t in spells if m is Mode.PATROL]
+    charges = [t for m, t in spells if m is Mode.TO_CHARGER]
+    assert len(charges) >= 2 and len(patrols) >= 2, spells
+    # after each charge it patrols long enough to visit every checkpoint, not a few nodes
+    for start, end in zip(patrols[1:], charges[1:], strict=False):
+        seen = {n for t, n in solo.visits if start <= t <= end}
+        assert end - start >= LOOP * 0.5 and len(seen) >= 10, spells
+    assert lowest >= battery.reserve_pct * 0.5  # and it never ran flat on the way
 
 
 def test_offline_robots_share_is_taken_over() -> None:
