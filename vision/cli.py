@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
+import io
 import json
 import logging
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT_S = 10.0
 
 if TYPE_CHECKING:
     Sub = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -51,6 +56,9 @@ def add_commands(sub: Sub) -> None:
                    help="this worker's share of the cameras relative to the others (default 1)")
     w.add_argument("--keepalive", type=int, default=10,
                    help="MQTT keepalive in seconds; a silent worker's cameras move after 1.5x this (default 10)")
+    w.add_argument("--stop-timeout", type=float, default=STOP_TIMEOUT_S,
+                   help="seconds a stop signal (SIGTERM, SIGINT) gives the worker to stop cleanly; past them it "
+                        f"logs what still runs and exits with status 1 (default {STOP_TIMEOUT_S:g})")
     w.add_argument("--health-only", action="store_true",
                    help="read the streams and publish camera health only: no model, no detection, no events")
     _model_args(w)
@@ -116,6 +124,8 @@ def cmd_vision(args: argparse.Namespace) -> int:
     from vision.config import CameraConfigError, load_cameras
     from vision.models import ModelError
 
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: every thread's stack to stderr (the log)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     if not logging.getLogger().handlers:  # a worker's own process: say what it does
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     try:
@@ -130,8 +140,9 @@ def cmd_vision(args: argparse.Namespace) -> int:
     if args.worker_id is not None and not valid_worker_id(args.worker_id):
         print(f"error: --worker-id {args.worker_id!r}: use 1-64 of A-Z a-z 0-9 _ . -", file=sys.stderr)
         return 2
-    if not 0 < args.capacity <= 10_000 or args.keepalive < 2:
-        print("error: --capacity must be in (0, 10000] and --keepalive at least 2", file=sys.stderr)
+    if not 0 < args.capacity <= 10_000 or args.keepalive < 2 or not 0 < args.stop_timeout <= 3600:
+        print("error: --capacity must be in (0, 10000], --keepalive at least 2, --stop-timeout in (0, 3600]",
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(_worker(args, cameras))
@@ -153,9 +164,15 @@ async def _worker(args: argparse.Namespace, cameras: list[Any]) -> None:
     data_dir = args.data_dir or default_data_dir()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    deadline = StopDeadline(args.stop_timeout, f"vision worker {args.worker_id or os.getpid()}")
+
+    def on_signal(sig: signal.Signals) -> None:
+        deadline.arm(sig.name)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
     if args.worker_id is not None:
         await _cluster_worker(args, cameras, data_dir, stop)
         return
@@ -164,11 +181,11 @@ async def _worker(args: argparse.Namespace, cameras: list[Any]) -> None:
                           publish_snapshots=True, detect=not args.health_only) as runtime:
         log.info("vision worker: %d camera(s), detector on %s", len(cameras),
                  runtime.detector.backend if runtime.detector else "none (health only)")
-        task = asyncio.create_task(runtime.run())
-        await stop.wait()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        task = asyncio.create_task(runtime.run(), name="frames")
+        try:
+            await _until_stopped(stop, [task])
+        finally:
+            await _cancel_all([task])
 
 
 async def _cluster_worker(args: argparse.Namespace, cameras: list[Any], data_dir: Path,
@@ -190,13 +207,12 @@ async def _cluster_worker(args: argparse.Namespace, cameras: list[Any], data_dir
 
         log.info("vision worker %s: %d camera(s) in the file, capacity %g, detector %s", args.worker_id,
                  len(specs), args.capacity, runtime.detector.backend if runtime.detector else "none (health only)")
-        tasks = [asyncio.create_task(runtime.run()), asyncio.create_task(node.run(list(specs), apply))]
+        tasks = [asyncio.create_task(runtime.run(), name="frames"),
+                 asyncio.create_task(node.run(list(specs), apply), name="membership")]
         try:
             await _until_stopped(stop, tasks)
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_all(tasks)
             await node.leave()
             if node.others_live():  # they take the cameras over and report them; no offline flap
                 for cid in list(runtime.cameras):
@@ -213,6 +229,52 @@ async def _until_stopped(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -
     for t in done:
         if t is not waiter:
             t.result()
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait until they end; cancel again every second, since a cancel can be lost
+    (3.11's `asyncio.wait_for` drops one that lands as its future completes). The stop deadline bounds it."""
+    while pending := [t for t in tasks if not t.done()]:
+        for t in pending:
+            t.cancel()
+        await asyncio.wait(pending, timeout=1.0)
+    for t in tasks:  # errors were raised already by _until_stopped, or came while cancelling
+        if not t.cancelled() and (exc := t.exception()) is not None:
+            log.debug("task %s ended with %r", t.get_name(), exc)
+
+
+class StopDeadline:
+    """A stop signal gives the worker `grace` seconds to stop cleanly (hand its cameras over, mark them
+    offline, disconnect). Past them the worker logs what still runs (the event loop's tasks with their
+    stacks, if the loop still turns; then every thread's stack, written by faulthandler's own thread,
+    so a loop blocked in C code is reported too) and exits with status 1."""
+
+    def __init__(self, grace: float, what: str) -> None:
+        self.grace = grace
+        self.what = what
+        self.armed = False
+        self.since = 0.0
+
+    def arm(self, reason: str) -> None:
+        """Start the clock (in the event loop; a second signal only says so)."""
+        if self.armed:
+            log.info("%s: %s: already stopping", self.what, reason)
+            return
+        self.armed = True
+        self.since = time.monotonic()
+        log.info("%s: %s: stopping (at most %g s)", self.what, reason, self.grace)
+        faulthandler.dump_traceback_later(self.grace, exit=True)
+        asyncio.get_running_loop().call_later(0.9 * self.grace, self.report)
+
+    def report(self) -> None:
+        """Log the tasks and threads still running (the loop is about to be ended by faulthandler)."""
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8, file=out)
+        threads = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
+        log.error("%s: still stopping %.1f s after the stop signal (limit %g s); exiting with status 1. "
+                  "Threads still running: %s. Tasks:\n%s", self.what, time.monotonic() - self.since, self.grace,
+                  ", ".join(threads) or "none", out.getvalue() or "none")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import aiomqtt
 
 from vision import topics
 from vision.cluster import AssignmentRecord, Membership, WorkerRecord, assign
-from vision.mqtt import parse_broker
+from vision.mqtt import CancelCheck, parse_broker
 
 log = logging.getLogger(__name__)
 Apply = Callable[[set[str]], Awaitable[None]]
@@ -79,9 +79,12 @@ class ClusterNode:
     async def _connect(self) -> aiomqtt.Client:
         """A new connection that has subscribed to the records and announced this worker online."""
         client = self._client_for()
+        guard = CancelCheck()
         await client.__aenter__()
         try:
-            await self._announce(client)
+            guard.check()
+            with CancelCheck():
+                await self._announce(client)
         except BaseException:
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.__aexit__(None, None, None)
@@ -100,9 +103,10 @@ class ClusterNode:
             return
         self._left = True
         try:
-            await client.publish(topics.assignment(self.worker_id), self._assignment_payload(set(), []),
-                                 qos=1, retain=True)
-            await client.publish(topics.worker(self.worker_id), self._record("offline"), qos=1, retain=True)
+            with CancelCheck():
+                await client.publish(topics.assignment(self.worker_id), self._assignment_payload(set(), []),
+                                     qos=1, retain=True)
+                await client.publish(topics.worker(self.worker_id), self._record("offline"), qos=1, retain=True)
         except aiomqtt.MqttError as err:
             log.warning("vision worker %s: could not publish its leaving: %s", self.worker_id, err)
 
@@ -123,7 +127,8 @@ class ClusterNode:
         client = self._client
         if client is None:
             raise NotConnected(f"vision worker {self.worker_id}: not connected to {self.host}:{self.port}")
-        await client.publish(topic, payload, qos=qos, retain=retain)
+        with CancelCheck():
+            await client.publish(topic, payload, qos=qos, retain=retain)
 
     def others_live(self) -> bool:
         return any(w != self.worker_id for w in self.membership.live())
@@ -159,7 +164,8 @@ class ClusterNode:
                     self._connected.clear()
                     self._client = None
                     try:
-                        await lost.__aexit__(None, None, None)
+                        with CancelCheck():
+                            await lost.__aexit__(None, None, None)
                     except aiomqtt.MqttError as close_err:
                         log.debug("closing the lost connection: %s", close_err)
 
@@ -182,11 +188,14 @@ class ClusterNode:
                 continue
             try:
                 async with asyncio.timeout(period):
-                    await client.publish(topics.worker(self.worker_id), self._record("online"), qos=1,
+                    with CancelCheck():
+                        await client.publish(topics.worker(self.worker_id), self._record("online"), qos=1,
                                          retain=True)
                     if self.members:  # after the first assignment
-                        await client.publish(topics.assignment(self.worker_id),
-                                             self._assignment_payload(self.owned, self.members), qos=1, retain=True)
+                        with CancelCheck():
+                            await client.publish(topics.assignment(self.worker_id),
+                                                 self._assignment_payload(self.owned, self.members), qos=1,
+                                                 retain=True)
             except (aiomqtt.MqttError, TimeoutError) as err:
                 log.warning("vision worker %s: heartbeat not sent: %s", self.worker_id, err or "timed out")
 
@@ -216,8 +225,9 @@ class ClusterNode:
                     continue
                 self.owned, self.members = mine, members
                 await self._publish_assignment(gone)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=tick)
+            with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can lose a cancel
+                async with asyncio.timeout(tick):
+                    await self._changed.wait()
 
     def _assignment_payload(self, cameras: set[str], members: list[str]) -> bytes:
         rec = AssignmentRecord(worker=self.worker_id, cameras=sorted(cameras), members=members, at=time.time())
@@ -228,10 +238,11 @@ class ClusterNode:
         if client is None:
             return
         try:
-            await client.publish(topics.assignment(self.worker_id),
-                                 self._assignment_payload(self.owned, self.members), qos=1, retain=True)
-            if gone and self.members and self.members[0] == self.worker_id:
-                for wid in gone:  # the lowest live id clears what dead workers left retained
-                    await client.publish(topics.assignment(wid), b"", qos=1, retain=True)
+            with CancelCheck():
+                await client.publish(topics.assignment(self.worker_id),
+                                     self._assignment_payload(self.owned, self.members), qos=1, retain=True)
+                if gone and self.members and self.members[0] == self.worker_id:
+                    for wid in gone:  # the lowest live id clears what dead workers left retained
+                        await client.publish(topics.assignment(wid), b"", qos=1, retain=True)
         except aiomqtt.MqttError as err:
             log.warning("vision worker %s: assignment not published: %s", self.worker_id, err)

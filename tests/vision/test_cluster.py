@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 
 import pytest
 
 from vision import topics
 from vision.cluster import Membership, WorkerRecord, assign, owner
+from vision.mqtt import CancelCheck
 
 CAMERAS = [f"cam-{i:02d}" for i in range(60)]
 
@@ -114,3 +117,33 @@ def test_the_vision_worker_account_may_use_every_cluster_topic() -> None:
                   topics.camera_status("gate"), topics.EVENTS):
         assert any(topic_matches_sub(f, topic) for f in writable), topic
     assert any(topic_matches_sub(f, topics.worker("w2")) for f in readable)
+
+
+async def test_cancel_check_raises_the_cancel_that_wait_for_lost() -> None:
+    """aiomqtt waits with asyncio.wait_for; on Python 3.11 a cancel that lands just as the awaited future
+    completes is lost (CPython gh-86296) and the task runs on. CancelCheck raises it again."""
+    ready = asyncio.Event()
+    rounds = 0
+
+    async def looping() -> None:
+        nonlocal rounds
+        for _ in range(3):
+            with CancelCheck(), contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), 5)
+            rounds += 1
+
+    task = asyncio.create_task(looping())
+    await asyncio.sleep(0.05)
+    ready.set()  # the inner wait completes ...
+    await asyncio.sleep(0)  # ... wait_for's waiter is released ...
+    task.cancel()  # ... and the cancel lands before the task resumes
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert task.cancelled() and rounds == 0
+
+
+async def test_cancel_check_leaves_a_finished_call_alone() -> None:
+    with CancelCheck():
+        await asyncio.wait_for(asyncio.sleep(0), 1)
+    check = CancelCheck()
+    check.check()  # no cancel requested: nothing raised
