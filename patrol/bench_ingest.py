@@ -51,7 +51,7 @@ ROBOTS = 500
 SUSTAINED_P99_MS = 100.0
 OFFER_SHORT = 0.95  # a step whose load offered less than this share of the set rate is not credited
 DRAIN_QUIET_S = 1.0  # after the load stops, a step ends when everything arrived or nothing did for this long
-RATES = [2000.0, 5000.0, 10000.0, 15000.0, 20000.0, 30000.0]
+RATES = [2000.0, 5000.0, 10000.0, 12500.0, 15000.0, 20000.0, 30000.0]
 _TS_KEY = b'"timestamp": "'
 _Arrival = tuple[float, bytes | bytearray]  # arrival time (epoch s), payload
 
@@ -305,6 +305,9 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     ceiling = bare_best.offered if bare_best else 0.0
     # the bare subscriber sustained every rate the load could offer: the ceiling is a lower bound
     ceiling_is_lower_bound = bool(bare) and bare_best is bare[-1] and len(bare) == len(RATES)
+    # saturation: the most either consumer took per second in any step, losses and latency aside
+    saturation = max((s.achieved for s in steps), default=0.0)
+    bare_saturation = max([s.achieved for s in bare] + [flood.rate])
     result = {
         "load_processes": processes,
         "sustained_rule": (f"zero loss, p99 <= {SUSTAINED_P99_MS:.0f} ms, "
@@ -318,6 +321,9 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
         "p99_ms_at_max": best.p99_ms if best else None,
         "ratio_to_bare_sustained": round(rate / ceiling, 3) if ceiling else None,
         "ratio_to_flood": round(rate / flood.rate, 3) if flood.rate else None,
+        "service_saturation_msg_s": round(saturation),
+        "bare_saturation_msg_s": round(bare_saturation),
+        "ratio_of_saturations": round(saturation / bare_saturation, 3) if bare_saturation else None,
         "fleet_cpu_us_per_msg": round(fleet_cpu, 1),
     }
     if args.json:
@@ -331,4 +337,6 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     print(f"sustained ({result['sustained_rule']}): service {rate:,.0f} msg/s, bare subscriber {ceiling:,.0f} msg/s"
           f"{' (or more: it sustained every step)' if ceiling_is_lower_bound else ''}; "
           f"ratio {result['ratio_to_bare_sustained']} (to the flood figure: {result['ratio_to_flood']})")
+    print(f"saturation (most taken per second in any step): service {saturation:,.0f} msg/s, bare subscriber "
+          f"{bare_saturation:,.0f} msg/s; ratio {result['ratio_of_saturations']}")
     return 0

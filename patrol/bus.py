@@ -332,14 +332,22 @@ class MqttBus:
             c.loop_write()
 
     def _on_readable(self) -> None:
-        """Parse up to `read_batch` messages from the socket; stop early when it has nothing more."""
+        """Parse up to `read_batch` messages from the socket; stop early when it has nothing more.
+
+        Whole PUBLISH packets already read go the short way (`LoopClient.take_publishes`); paho's own
+        `loop_read` handles everything else and fetches the next chunk from the socket."""
         c = self._client
         if c is None or self._paused:
             return
-        for _ in range(self.read_batch):
+        budget = self.read_batch
+        while budget > 0:
+            budget -= c.take_publishes(self._on_publish, budget)
+            if self._paused or budget <= 0:
+                break
             c.rx_exhausted = False
             if c.loop_read() != mqtt.MQTT_ERR_SUCCESS or c.socket() is None or c.rx_exhausted or self._paused:
                 return
+            budget -= 1
         if c.rx_buffered and self._loop is not None:
             self._loop.call_soon(self._on_readable)  # bytes already read wake no reader: come back after others ran
 
@@ -389,15 +397,20 @@ class MqttBus:
             log.warning("broker connection lost (%s); reconnecting with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        buf = self._buffer
         payload = msg.payload  # bytes in practice (paho types it bytes | bytearray)
-        buf.append((msg.topic, payload if type(payload) is bytes else bytes(payload)))
+        self._on_publish(msg.topic, payload if type(payload) is bytes else bytes(payload))
+
+    def _on_publish(self, topic: str, payload: bytes) -> bool:
+        """Buffer one message for the dispatcher; False once the buffer is full (reading pauses)."""
+        buf = self._buffer
+        buf.append((topic, payload))
         self.stats.received += 1
-        if len(buf) >= self.buffer_size and not self._paused:
-            self._pause_reading()
         wakeup = self._wakeup
         if wakeup is not None and not wakeup.is_set():
             wakeup.set()
+        if len(buf) >= self.buffer_size and not self._paused:
+            self._pause_reading()
+        return not self._paused
 
     # -- dispatch (event loop) -------------------------------------------------------------
     def _handlers_for(self, topic: str) -> tuple[Handler, ...]:
