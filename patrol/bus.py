@@ -5,7 +5,8 @@ cheapest in Python. Its socket I/O runs on the event loop thread (`add_reader`/`
 `loop_read`/`loop_write`, a `loop_misc` tick for keepalive), not in paho's own network thread:
 a second thread made the two hand the GIL over for every batch, and each of paho's ~4 `recv`
 calls per message released it. `bus_client.LoopClient` reads the socket in large chunks, so one
-readable event yields many messages for one system call.
+readable event yields many messages for one system call, and parses whole QoS 0/1 PUBLISH packets
+straight from that chunk (paho handles every other packet from the same buffer).
 
 Connecting never blocks the loop: the TCP connect and TLS handshake run in a worker thread and the
 connected socket is handed to paho on the loop thread. When the broker goes away the bus
