@@ -174,12 +174,6 @@ async def test_broker_restart_loses_no_alarm_and_the_incident_closes(tmp_path: P
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "patrol/dispatch battery policy, not the orders: after the restart the robots' orders and the "
-    "dispatcher's books agree (resynchronised from the robots' states; 14 of 15 runs passed), but in the "
-    "other one two dogs were on their way to a charger when this test looked: a robot that rejoins while few "
-    "others are back gets a long loop (the sample park's plan for 1-2 robots is one 6.0 km cyclic loop, for 4 "
-    "loops of at most 1.4 km), and the rest of that lap plus the 15 % reserve is more than its battery"))
 async def test_broker_restart_patrol_resumes(tmp_path: Path, database_url: str) -> None:
     await _broker_restart(tmp_path, database_url, check_orders=True)
 
