@@ -223,7 +223,8 @@ async def _service_steps(host: str, port: int, park: Park, rates: list[float], s
             while fleet.accepted_messages < goal[0] and fleet.accepted_messages != seen:
                 seen = fleet.accepted_messages  # wait while it still makes progress: a backlog is not a loss
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(caught_up.wait(), DRAIN_QUIET_S)
+                    async with asyncio.timeout(DRAIN_QUIET_S):
+                        await caught_up.wait()
             elapsed = max(1e-6, window[1] - window[0])
             received = fleet.accepted_messages - before
             cpu = time.process_time() - cpu

@@ -184,12 +184,14 @@ class MqttBus:
                     acked.set() if mid == info.mid else None)
                 if not info.is_published():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(acked.wait(), 2.0)
+                        async with asyncio.timeout(2.0):
+                            await acked.wait()
                 assert self._lost is not None
                 self._lost.clear()
                 c.disconnect()  # DISCONNECT is written by the writer callback; paho then closes the socket
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._lost.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._lost.wait()
         finally:
             self._close_socket(c)
             if self._up is not None:
@@ -207,7 +209,8 @@ class MqttBus:
         if self._up is None:
             return False
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._up.wait(), within_s)
+            async with asyncio.timeout(within_s):
+                await self._up.wait()
         return self._up.is_set()
 
     # -- connection (event loop) -----------------------------------------------------------
@@ -266,7 +269,8 @@ class MqttBus:
         tick = min(1.0, self.keepalive_s / 4) if self.keepalive_s > 0 else 1.0
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), tick)
+                async with asyncio.timeout(tick):
+                    await self._lost.wait()
             if self._lost.is_set():
                 return
             if not self._up.is_set() and time.monotonic() - opened > self.connect_timeout_s:
@@ -277,7 +281,8 @@ class MqttBus:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._lost.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._lost.wait()
                 if not self._lost.is_set():
                     self._close_socket(c)
                 return

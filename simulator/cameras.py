@@ -116,7 +116,8 @@ class CameraServer:
                 for task in pending:
                     task.cancel()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await self._server.wait_closed()
             self._server = None
 
     # ------------------------------------------------------------------ frames
@@ -151,9 +152,11 @@ class CameraServer:
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await asyncio.wait_for(reader.readline(), 10.0)
+        async with asyncio.timeout(10.0):
+            request = await reader.readline()
         while True:  # skip headers
-            line = await asyncio.wait_for(reader.readline(), 10.0)
+            async with asyncio.timeout(10.0):
+                line = await reader.readline()
             if line in (b"\r\n", b"\n", b""):
                 break
         parts = request.decode("latin-1").split()
@@ -206,7 +209,8 @@ class CameraServer:
                              + f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
                 await writer.drain()
                 with contextlib.suppress(TimeoutError):  # paced in real time; wakes early on shutdown
-                    await asyncio.wait_for(self._closing.wait(), max(0.0, period - (loop.time() - started)))
+                    async with asyncio.timeout(max(0.0, period - (loop.time() - started))):
+                        await self._closing.wait()
         finally:
             src.writers.discard(writer)
 

@@ -56,7 +56,8 @@ class RobotMissions:
         w = _Waiter(robot_id, predicate, asyncio.get_running_loop().create_future())
         self._waiters.append(w)
         try:
-            return await asyncio.wait_for(w.future, within_s)
+            async with asyncio.timeout(within_s):
+                return await w.future
         except TimeoutError as e:
             raise MissionError(f"robot {robot_id}: no result within {within_s:.0f} s") from e
         finally:

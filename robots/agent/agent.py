@@ -105,7 +105,8 @@ class RobotAgent:
         finally:
             self.stop()
             try:
-                await asyncio.wait_for(task, 10.0)
+                async with asyncio.timeout(10.0):
+                    await task
             except TimeoutError:
                 log.warning("%s: agent did not stop in time; cancelling", self.config.robot)
 
@@ -125,7 +126,8 @@ class RobotAgent:
             if self._stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)  # real seconds: the broker is real
+                async with asyncio.timeout(delay):  # real seconds: the broker is real
+                    await self._stop.wait()
             delay = min(delay * 2, self.config.reconnect_max)
 
     async def _session(self, client: aiomqtt.Client) -> None:
@@ -142,7 +144,8 @@ class RobotAgent:
             await asyncio.wait({consume, stopping}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._say_offline(client), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._say_offline(client)
             raise
         finally:
             stopping.cancel()
