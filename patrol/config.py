@@ -19,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from patrol.sensors.policy import SensorPolicy
+
 DEFAULT_CONFIG_FILE = "parkpatrol.toml"
 CONFIG_ENV = "PARKPATROL_CONFIG"
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "parkpatrol"})
@@ -111,6 +113,7 @@ class Settings(BaseSettings):
     park: ParkSettings = ParkSettings()
     fleet: FleetSettings = FleetSettings()
     vision: VisionSettings = VisionSettings()
+    sensors: SensorPolicy = SensorPolicy()
 
     @classmethod
     def settings_customise_sources(

@@ -145,7 +145,8 @@ def alarms_subsystem() -> Subsystem:
         audit = AuditLog(rt.store.sessions, rt.clock, rt.store.writes)
         bridge = DispatchBridge()
         alarms = AlarmService(rt.store.sessions, rt.clock, rt.park, rt.bus, bridge, audit, writes=rt.store.writes)
-        sensors = SensorService(rt.store.sessions, rt.clock, alarms, audit, writes=rt.store.writes)
+        sensors = SensorService(rt.store.sessions, rt.clock, alarms, audit, rt.settings.sensors,
+                                writes=rt.store.writes)
         await sensors.load()
         for pattern in SUBSCRIPTIONS:
             rt.bus.subscribe(pattern, sensors.handle_message, 1)

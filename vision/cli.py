@@ -62,6 +62,10 @@ def add_commands(sub: Sub) -> None:
     w.add_argument("--stop-timeout", type=float, default=STOP_TIMEOUT_S,
                    help="seconds a stop signal (SIGTERM, SIGINT) gives the worker to stop cleanly; past them it "
                         f"logs what still runs and exits with status 1 (default {STOP_TIMEOUT_S:g})")
+    w.add_argument("--status-interval", type=float, default=10.0,
+                   help="seconds between refreshes of each camera's retained status; the service raises a camera "
+                        "whose status is silent for its sensors.camera_status_stale_s (default 60) as unwatched "
+                        "(default 10)")
     w.add_argument("--health-only", action="store_true",
                    help="read the streams and publish camera health only: no model, no detection, no events")
     _model_args(w)
@@ -143,9 +147,10 @@ def cmd_vision(args: argparse.Namespace) -> int:
     if args.worker_id is not None and not valid_worker_id(args.worker_id):
         print(f"error: --worker-id {args.worker_id!r}: use 1-64 of A-Z a-z 0-9 _ . -", file=sys.stderr)
         return 2
-    if not 0 < args.capacity <= 10_000 or args.keepalive < 2 or not 0 < args.stop_timeout <= 3600:
-        print("error: --capacity must be in (0, 10000], --keepalive at least 2, --stop-timeout in (0, 3600]",
-              file=sys.stderr)
+    if (not 0 < args.capacity <= 10_000 or args.keepalive < 2 or not 0 < args.stop_timeout <= 3600
+            or not 0.1 <= args.status_interval <= 3600):
+        print("error: --capacity must be in (0, 10000], --keepalive at least 2, --stop-timeout in (0, 3600], "
+              "--status-interval in [0.1, 3600]", file=sys.stderr)
         return 2
     try:
         asyncio.run(_worker(args, cameras))
@@ -181,7 +186,8 @@ async def _worker(args: argparse.Namespace, cameras: list[Any]) -> None:
         return
     async with MqttPublisher(args.broker, client_id=f"parkpatrol-vision-{os.getpid()}") as pub, \
             VisionRuntime(cameras, pub, data_dir, model=args.model, backend=args.backend,
-                          publish_snapshots=True, detect=not args.health_only) as runtime:
+                          publish_snapshots=True, detect=not args.health_only,
+                          status_interval=args.status_interval) as runtime:
         log.info("vision worker: %d camera(s), detector on %s", len(cameras),
                  runtime.detector.backend if runtime.detector else "none (health only)")
         task = asyncio.create_task(runtime.run(), name="frames")
@@ -200,7 +206,8 @@ async def _cluster_worker(args: argparse.Namespace, cameras: list[Any], data_dir
     specs = {c.id: c for c in cameras}
     async with ClusterNode(args.broker, args.worker_id, args.capacity, keepalive=args.keepalive) as node, \
             VisionRuntime([], node, data_dir, model=args.model, backend=args.backend, worker_id=args.worker_id,
-                          publish_snapshots=True, detect=not args.health_only) as runtime:
+                          publish_snapshots=True, detect=not args.health_only,
+                          status_interval=args.status_interval) as runtime:
 
         async def apply(owned: set[str]) -> None:
             for cid in sorted(set(runtime.cameras) - owned):

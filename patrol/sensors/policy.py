@@ -19,3 +19,7 @@ class SensorPolicy(BaseModel):
     battery_recovered_pct: float = Field(default=20.0, ge=0, le=100)
     reading_bucket_s: int = Field(default=300, ge=1)
     tick_s: float = Field(default=10.0, gt=0)
+    # vision republishes each camera's status every 10 s while it watches it; a camera that was online
+    # and whose status has been silent this long has nobody watching it (its vision worker died or hung,
+    # or a retained `online` outlived its worker) and is raised as camera offline
+    camera_status_stale_s: float = Field(default=60.0, gt=0)

@@ -67,6 +67,7 @@ class IngestCounters:
     vision_events: int = 0
     vision_ignored: int = 0
     expired: int = 0
+    cameras_stale: int = 0  # cameras raised offline because their status went silent (nobody watching)
     errors: int = 0
     housekeeping_deferred: int = 0  # ticks whose writes waited for the store (tried again next tick)
 
@@ -119,6 +120,7 @@ class SensorService:
         self._unknown_logged: set[str] = set()
         self._seen_vision: OrderedDict[str, bool] = OrderedDict()  # event id -> raised as a fall
         self._camera_online: dict[str, bool] = {}
+        self._camera_seen: dict[str, float] = {}  # camera id -> clock time of its last status message
         self._warnings = 0
 
     subscriptions = SUBSCRIPTIONS
@@ -501,14 +503,19 @@ class SensorService:
             return
         was = self._camera_online.get(camera_id)
         self._camera_online[camera_id] = online
+        self._camera_seen[camera_id] = self._clock.now()
         source = camera_source(camera_id)
         if online and was is not True:
             await self._ended(source, AlarmType.CAMERA_OFFLINE, {})
         elif not online and was is not False:
-            sig = AlarmSignal(source, AlarmType.CAMERA_OFFLINE, "camera_offline", position=(camera.x, camera.y),
-                              message=f"camera {camera_id} is offline", detail={"camera": camera_id},
-                              observed_at=self._clock.now())
-            await self._store(f"alarm {source} camera_offline", lambda: self._alarms.signal(sig))
+            await self._camera_offline(camera_id, f"camera {camera_id} is offline", {"camera": camera_id})
+
+    async def _camera_offline(self, camera_id: str, message: str, detail: dict[str, Any]) -> None:
+        camera = self._park.cameras[camera_id]
+        source = camera_source(camera_id)
+        sig = AlarmSignal(source, AlarmType.CAMERA_OFFLINE, "camera_offline", position=(camera.x, camera.y),
+                          message=message, detail=detail, observed_at=self._clock.now())
+        await self._store(f"alarm {source} camera_offline", lambda: self._alarms.signal(sig))
 
     # -- background --------------------------------------------------------------------------------
     async def expire(self) -> int:
@@ -524,6 +531,28 @@ class SensorService:
                 self.counters.expired += 1
                 count += 1
                 await self._offline(device, f"no message for {expire:.0f} s")
+        return count
+
+    async def expire_cameras(self) -> int:
+        """Raise camera-offline for online cameras whose status is silent longer than the policy allows.
+
+        Vision refreshes a watched camera's status every few seconds; silence means nobody analyses it
+        (its worker died without a clean hand-over, or a retained `online` outlived it). The next status
+        from any worker ends the alarm as usual. Returns how many cameras were raised."""
+        now = self._clock.now()
+        stale = self.policy.camera_status_stale_s
+        count = 0
+        for camera_id, online in list(self._camera_online.items()):
+            silent = now - self._camera_seen.get(camera_id, self._started_at)
+            if not online or silent <= stale:
+                continue
+            self._camera_online[camera_id] = False
+            self.counters.cameras_stale += 1
+            count += 1
+            log.warning("camera %s: no status for %.0f s; no vision worker is watching it", camera_id, silent)
+            await self._camera_offline(
+                camera_id, f"camera {camera_id}: no status for {silent:.0f} s; no vision worker is watching it",
+                {"camera": camera_id, "reason": "status silent", "silent_s": round(silent, 1)})
         return count
 
     async def _persist_devices(self) -> None:
@@ -549,6 +578,7 @@ class SensorService:
                 await self._clock.sleep(self.policy.tick_s)
                 try:
                     await self.expire()
+                    await self.expire_cameras()
                     await self.readings.flush(self._clock.now())
                     await self._persist_devices()
                 except asyncio.CancelledError:

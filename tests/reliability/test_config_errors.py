@@ -31,6 +31,8 @@ MISTAKES: list[tuple[str, str, list[str]]] = [
     ("bad database url", '[database]\nurl = "mysql://x"\n', [":2:", "database.url", "sqlite+aiosqlite://"]),
     ("keepalive too short", "[broker]\nkeepalive_s = 1\n", [":2:", "broker.keepalive_s", "greater than or equal"]),
     ("bad log level", 'log_level = "LOUD"\n', [":1:", "log_level", "DEBUG"]),
+    ("camera stale limit", "[sensors]\ncamera_status_stale_s = 0\n", [":2:", "sensors.camera_status_stale_s",
+                                                                      "greater than 0"]),
     ("not TOML", "[broker\nurl = 1\n", ["not valid TOML", "line 1"]),
     ("two mistakes", '[http]\nport = -1\n[fleet]\noffline_after_s = 0\n', [":2:", ":4:", "http.port",
                                                                          "fleet.offline_after_s"]),

@@ -153,6 +153,33 @@ async def test_vision_events_and_camera_status(harness: Harness) -> None:
     assert (await harness.alarms.active_alarm("camera:cam_test", AlarmType.CAMERA_OFFLINE)) is None
 
 
+async def test_camera_whose_status_goes_silent_is_raised_offline(harness: Harness) -> None:
+    """A vision worker refreshes each camera's status; one that dies without handing over leaves a
+    retained `online` behind. Silence past the policy's limit raises camera offline; any new status
+    (another worker taking the camera over) ends it."""
+    s = harness.sensors
+    stale = s.policy.camera_status_stale_s
+    await s.handle_message("parkpatrol/cameras/cam_test/status", js(state="online", worker="w1", fps=5.0))
+    await harness.clock.advance(stale - 5)
+    await s.handle_message("parkpatrol/cameras/cam_test/status", js(state="online", worker="w1", fps=5.0))
+    await harness.clock.advance(stale - 5)
+    assert await s.expire_cameras() == 0  # refreshed in time
+    await harness.clock.advance(10)
+    assert await s.expire_cameras() == 1
+    alarm = await harness.alarms.active_alarm("camera:cam_test", AlarmType.CAMERA_OFFLINE)
+    assert alarm is not None and "no vision worker is watching it" in alarm.message
+    assert alarm.details["reason"] == "status silent" and alarm.details["silent_s"] == stale + 5
+    await harness.clock.advance(stale * 3)
+    assert await s.expire_cameras() == 0  # raised once, not every tick
+    assert s.counters.cameras_stale == 1
+    await s.handle_message("parkpatrol/cameras/cam_test/status", js(state="online", worker="w2", fps=5.0))
+    assert (await harness.alarms.active_alarm("camera:cam_test", AlarmType.CAMERA_OFFLINE)) is None
+    # a camera reported offline is already raised: silence adds nothing
+    await s.handle_message("parkpatrol/cameras/cam_test/status", js(state="offline", worker="w2"))
+    await harness.clock.advance(stale * 2)
+    assert await s.expire_cameras() == 0
+
+
 async def test_readings_are_downsampled(harness: Harness) -> None:
     s = harness.sensors
     bucket = s.policy.reading_bucket_s
