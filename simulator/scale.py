@@ -131,7 +131,7 @@ def _state(serial: str, header: int, ts: str, x: float, y: float, theta: float, 
                         "positionInitialized": True},
         "velocity": {"vx": 0.0, "vy": 0.0, "omega": 0.0},
         "actionStates": [], "batteryState": {"batteryCharge": round(charge, 1), "charging": False},
-        "operatingMode": "AUTOMATIC", "errors": [], "informations": [],
+        "operatingMode": "AUTOMATIC", "errors": [], "information": [],
         "safetyState": {"eStop": "NONE", "fieldViolation": False},
     }
 

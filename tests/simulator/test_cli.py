@@ -78,3 +78,21 @@ def test_bad_inputs_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     args = parse("--scenario", str(bad))
     assert args.func(args) == 2
     assert "Field required" in capsys.readouterr().err
+
+
+def test_scale_mode_state_is_a_vda5050_state_the_fast_decoder_takes(shared_dir: Path) -> None:
+    """Scale mode's hand-built `state` uses only the 2.1 schema's fields (it once sent the 1.x
+    `informations`, which pydantic ignored but which sent every message down the slow path)."""
+    import orjson
+
+    from robots.vda5050.state_fast import decode_state
+    from simulator.scale import _state
+
+    msg = _state("dog-0007", 3, "2026-11-29T10:00:00.250Z", 12.5, -3.0, 1.2, 81.5, "n4", "park")
+    schema = json.loads((shared_dir / "specs/vda5050-2.1.0/state.schema").read_text())
+    assert set(msg) <= set(schema["properties"]), set(msg) - set(schema["properties"])
+    assert set(schema["required"]) <= set(msg)
+    summary = decode_state(orjson.dumps(msg))
+    assert summary is not None
+    assert (summary.serial_number, summary.position, summary.battery_charge) == ("dog-0007", (12.5, -3.0, 1.2, "park"),
+                                                                                   81.5)
