@@ -29,7 +29,7 @@ import numpy as np
 
 from patrol.planner.loops import build_loop, insert_priority_visits, predicted_worst
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
-from patrol.planner.partition import split_tour
+from patrol.planner.partition import cuts_near_optimal, improve_tour, split_tour
 from patrol.planner.paths import ShortestPaths
 from patrol.planner.placement import orient_like, place_on_loop, robots_to_loops
 from patrol.planner.reseat import first_intervals_m, reseat_single_loops
@@ -43,7 +43,9 @@ GROW_TO = 8
 """... and with the nearest loops added one by one up to this many loops in all."""
 FEWER_LOOPS = 2
 """A region keeping k robots is cut into k, k-1, ... down to k - FEWER_LOOPS loops (shared ones)."""
-SEARCH_S = 0.3
+RECUT_SLACKS = (0.0, 0.02)
+"""Fresh cuts of the whole tour tried: every greedy cut within these fractions of the best cut's bound."""
+SEARCH_S = 0.35
 """Wall-clock cap on the candidate search (the re-plan must stay under 1 s on a loaded machine)."""
 
 
@@ -183,6 +185,57 @@ def local_candidates(
             loops, assigns = got
             cand = PatrolPlan(Strategy.PARTITION, tuple(loops), tuple(assigns), steady, plan.tour_length_m, speed)
             moved = sum(1 for a in assigns if _moved(a, loops, plan, loop_of))
+            out.append(Candidate(cand, plan_transient_m(cand, by_id, paths, ages_m), moved))
+    return out
+
+
+def recut_candidates(
+    plan: PatrolPlan,
+    robots: Sequence[RobotPosition],
+    tour: Sequence[Node],
+    priority: Mapping[Node, int],
+    paths: ShortestPaths,
+    ages_m: Mapping[Node, float],
+    steady_limit_s: float,
+    deadline: float | None = None,
+) -> list[Candidate]:
+    """Other cuts of the whole tour for the survivors (one robot per loop), re-seated for the transient.
+
+    The planner takes the first greedy cut at the best bound; others (other starting points, and at
+    `RECUT_SLACKS` above the bound) have loops about as short, but their boundaries fall elsewhere:
+    where the vertices a robot inherits from its neighbour were seen recently, the transient is short.
+    """
+    if deadline is None:
+        deadline = time.perf_counter() + SEARCH_S
+    k = len(robots)
+    loop_of = {a.robot_id: a.loop_id for a in plan.assignments}
+    by_id = {r.robot_id: r for r in robots}
+    built: dict[tuple[Node, ...], Loop] = {}
+    seen: set[frozenset[frozenset[Node]]] = set()
+    out: list[Candidate] = []
+    for slack in RECUT_SLACKS:
+        for groups in cuts_near_optimal(tour, k, paths, slack):
+            if time.perf_counter() > deadline:
+                return out
+            key = frozenset(frozenset(g) for g in groups)
+            if len(groups) != k or key in seen:
+                continue
+            seen.add(key)
+            loops = []
+            for g in groups:
+                if tuple(g) not in built:
+                    stops = insert_priority_visits(improve_tour(g, paths), {v: priority.get(v, 1) for v in g}, paths)
+                    built[tuple(g)] = build_loop(stops, paths)
+                loops.append(built[tuple(g)])
+            steady = predicted_worst([(lp, 1) for lp in loops], priority, plan.speed)
+            if steady > steady_limit_s + 1e-9:
+                continue
+            got = reseat_single_loops(loops, robots, paths, ages_m, plan.loops)
+            if got is None:
+                continue
+            seated, assigns, _ = got
+            cand = PatrolPlan(Strategy.PARTITION, tuple(seated), tuple(assigns), steady, plan.tour_length_m, plan.speed)
+            moved = sum(1 for a in assigns if _moved(a, seated, plan, loop_of))
             out.append(Candidate(cand, plan_transient_m(cand, by_id, paths, ages_m), moved))
     return out
 

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
-from patrol.planner.repartition import STEADY_TOLERANCE, Candidate, best_candidate, local_candidates, plan_transient_m
+from patrol.planner.repartition import (
+    SEARCH_S,
+    STEADY_TOLERANCE,
+    Candidate,
+    best_candidate,
+    local_candidates,
+    plan_transient_m,
+    recut_candidates,
+)
 from patrol.planner.reseat import first_intervals_m, reseat_single_loops
 from patrol.planner.transient import loop_ages_m, shortcut_placement
 
@@ -200,7 +209,10 @@ class PatrolRuntime:
         moved = sum(1 for a in plan.assignments if loop_of.get(a.robot_id) != set(plan.loops[a.loop_id].walk))
         fresh = Candidate(plan, plan_transient_m(plan, by_id, paths, ages), moved)
         limit = plan.predicted_worst_s * (1 + STEADY_TOLERANCE)
-        cands = local_candidates(old, lost, robots, self.planner.tour(), self.planner.priority, paths, ages, limit)
+        tour, priority = self.planner.tour(), self.planner.priority
+        deadline = time.perf_counter() + SEARCH_S
+        cands = recut_candidates(old, robots, tour, priority, paths, ages, limit, deadline)
+        cands += local_candidates(old, lost, robots, tour, priority, paths, ages, limit, deadline)
         best = best_candidate(fresh, cands)
         if best is fresh:
             return plan
