@@ -54,6 +54,7 @@ def main(directory: Path, switch: str = "repartition_locally") -> int:
                     "worst_s": r.after_drop_worst_s,
                     "steady_s": r.after_drop_steady_s,
                     "floor_s": r.after_drop_floor_s,
+                    "pair_floor_s": r.after_drop_pair_floor_s,
                     "replan_s": r.replan_s,
                     "cpu_s": round(time.process_time() - t0, 2),
                 }
