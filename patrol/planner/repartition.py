@@ -46,7 +46,10 @@ FEWER_LOOPS = 2
 RECUT_SLACKS = (0.0, 0.02)
 """Fresh cuts of the whole tour tried: every greedy cut within these fractions of the best cut's bound."""
 SEARCH_S = 0.35
-"""Wall-clock cap on the candidate search (the re-plan must stay under 1 s on a loaded machine)."""
+"""Wall-clock cap on the candidate search (the re-plan must stay under 1 s on a loaded machine) ..."""
+REPLAN_BUDGET_S = 0.6
+"""... and it ends this long after the re-plan began at the latest (the fresh plan's own shortcut
+search may have used up to 0.25 s per shared loop before); past it, no shortcut search follows."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Candidate:
     """Predicted worst first interval (metres) over all loops."""
     moved: int
     """Robots seated on a loop other than the one they drove."""
+    how: str = "fresh plan"
 
     @property
     def worst_s(self) -> float:
@@ -185,7 +189,8 @@ def local_candidates(
             loops, assigns = got
             cand = PatrolPlan(Strategy.PARTITION, tuple(loops), tuple(assigns), steady, plan.tour_length_m, speed)
             moved = sum(1 for a in assigns if _moved(a, loops, plan, loop_of))
-            out.append(Candidate(cand, plan_transient_m(cand, by_id, paths, ages_m), moved))
+            how = f"{len(region)} loops near the lost one cut again into {len(groups)}"
+            out.append(Candidate(cand, plan_transient_m(cand, by_id, paths, ages_m), moved, how))
     return out
 
 
@@ -236,7 +241,8 @@ def recut_candidates(
             seated, assigns, _ = got
             cand = PatrolPlan(Strategy.PARTITION, tuple(seated), tuple(assigns), steady, plan.tour_length_m, plan.speed)
             moved = sum(1 for a in assigns if _moved(a, seated, plan, loop_of))
-            out.append(Candidate(cand, plan_transient_m(cand, by_id, paths, ages_m), moved))
+            how = f"another cut of the tour (within {slack:.0%} of the best bound)"
+            out.append(Candidate(cand, plan_transient_m(cand, by_id, paths, ages_m), moved, how))
     return out
 
 

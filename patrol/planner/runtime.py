@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
 from patrol.planner.repartition import (
+    REPLAN_BUDGET_S,
     SEARCH_S,
     STEADY_TOLERANCE,
     Candidate,
@@ -145,6 +146,7 @@ class PatrolRuntime:
         """
         if robot_id not in self._tracks:
             return self.plan
+        began = time.perf_counter()
         current = self.positions(now)
         current.update(positions or {})
         others = [p for rid, p in current.items() if rid != robot_id and rid in self._tracks]
@@ -159,7 +161,7 @@ class PatrolRuntime:
         plan = self._reseated(plan, others, ages, keep)
         plan = self._with_shortcuts(plan, others, ages)
         if self.repartition_locally and old is not None and old.strategy is Strategy.PARTITION:
-            plan = self._repartitioned(plan, old, robot_id, others, ages)
+            plan = self._repartitioned(plan, old, robot_id, others, ages, began)
         self.apply(plan, {p.robot_id: p for p in others}, now)
         return plan
 
@@ -201,6 +203,7 @@ class PatrolRuntime:
         lost: str,
         robots: Sequence[RobotPosition],
         ages: dict[Node, float],
+        began: float,
     ) -> PatrolPlan:
         """The fresh plan, or a re-cut of the loops near the lost robot's when that predicts a lower worst."""
         by_id = {r.robot_id: r for r in robots}
@@ -210,15 +213,17 @@ class PatrolRuntime:
         fresh = Candidate(plan, plan_transient_m(plan, by_id, paths, ages), moved)
         limit = plan.predicted_worst_s * (1 + STEADY_TOLERANCE)
         tour, priority = self.planner.tour(), self.planner.priority
-        deadline = time.perf_counter() + SEARCH_S
+        deadline = min(time.perf_counter() + SEARCH_S, began + REPLAN_BUDGET_S)
         cands = recut_candidates(old, robots, tour, priority, paths, ages, limit, deadline)
         cands += local_candidates(old, lost, robots, tour, priority, paths, ages, limit, deadline)
         best = best_candidate(fresh, cands)
         if best is fresh:
             return plan
-        log.info("drop-out re-plan: re-cutting the loops near the lost robot's predicts a worst of %.1f s "
-                 "(fresh plan %.1f s); steady %.1f s (fresh %.1f s), %d robots change loops (fresh %d)",
-                 best.worst_s, fresh.worst_s, best.plan.predicted_worst_s, plan.predicted_worst_s, best.moved, moved)
+        log.info("drop-out re-plan: %s predicts a worst of %.1f s (fresh plan %.1f s); steady %.1f s (fresh "
+                 "%.1f s), %d robots change loops (fresh %d)", best.how, best.worst_s, fresh.worst_s,
+                 best.plan.predicted_worst_s, plan.predicted_worst_s, best.moved, moved)
+        if time.perf_counter() > began + REPLAN_BUDGET_S:
+            return best.plan
         shortcut = self._with_shortcuts(best.plan, robots, ages)
         # the shortcut search scores with the cheaper prediction: keep its moves only where they hold up
         if plan_transient_m(shortcut, by_id, paths, ages) < best.transient_m - 1e-6:
