@@ -47,7 +47,7 @@ RECUT_SLACKS = (0.0, 0.02)
 """Fresh cuts of the whole tour tried: every greedy cut within these fractions of the best cut's bound."""
 SEARCH_S = 0.35
 """Wall-clock cap on the candidate search (the re-plan must stay under 1 s on a loaded machine) ..."""
-REPLAN_BUDGET_S = 0.6
+REPLAN_BUDGET_S = 0.5
 """... and it ends this long after the re-plan began at the latest (the fresh plan's own shortcut
 search may have used up to 0.25 s per shared loop before); past it, no shortcut search follows."""
 
