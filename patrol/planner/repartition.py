@@ -215,6 +215,8 @@ def recut_candidates(
     k = len(robots)
     loop_of = {a.robot_id: a.loop_id for a in plan.assignments}
     by_id = {r.robot_id: r for r in robots}
+    if k == 0 or any(rid not in loop_of for rid in by_id):
+        return []
     built: dict[tuple[Node, ...], Loop] = {}
     seen: set[frozenset[frozenset[Node]]] = set()
     out: list[Candidate] = []
