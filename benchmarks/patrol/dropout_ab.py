@@ -1,4 +1,7 @@
-"""Drop-out transient A/B: the re-plan without (A) and with (B) re-seating on partition loops.
+"""Drop-out transient A/B: the re-plan without (A) and with (B) a switch of `PatrolRuntime`.
+
+The switch is `--switch NAME` (default `repartition_locally`: local re-cuts of partition loops; earlier
+`reseat_partitions`: re-seating on partition loops); the other switches stay at their defaults.
 
 Both sides run in one process, map by map and team by team one after the other, on the same tour
 (the first tour OR-Tools finds for a map is reused, so a loaded machine cannot give the two sides
@@ -34,13 +37,15 @@ def _same_tour(matrix: NDArray[np.float64], limit_s: float) -> list[int]:
     return _tours[key]
 
 
-def main(directory: Path) -> int:
+def main(directory: Path, switch: str = "repartition_locally") -> int:
+    if not isinstance(getattr(PatrolRuntime, switch, None), bool):
+        raise SystemExit(f"PatrolRuntime has no switch {switch!r}")
     setattr(planner_module, "solve_tour", _same_tour)  # noqa: B010 (the planner looks it up there)
     for graph in sorted(directory.glob("*.graph"), key=lambda p: p.stat().st_size):
         for n in TEAM_SIZES[1:]:
             row: dict[str, object] = {"map": graph.stem, "robots": n}
             for side, on in (("A", False), ("B", True)):
-                PatrolRuntime.reseat_partitions = on
+                setattr(PatrolRuntime, switch, on)
                 t0 = time.process_time()
                 r = bench_graph(graph, n)
                 row[side] = {
@@ -49,12 +54,20 @@ def main(directory: Path) -> int:
                     "worst_s": r.after_drop_worst_s,
                     "steady_s": r.after_drop_steady_s,
                     "floor_s": r.after_drop_floor_s,
+                    "pair_floor_s": r.after_drop_pair_floor_s,
                     "replan_s": r.replan_s,
                     "cpu_s": round(time.process_time() - t0, 2),
                 }
+            setattr(PatrolRuntime, switch, True)
             print(json.dumps(row), flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/benchmarks/patrol-graphs")))
+    args = sys.argv[1:]
+    name = "repartition_locally"
+    if "--switch" in args:
+        i = args.index("--switch")
+        name = args[i + 1]
+        del args[i : i + 2]
+    raise SystemExit(main(Path(args[0]) if args else Path("../shared/benchmarks/patrol-graphs"), name))

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from patrol.planner.idleness import IdlenessMonitor
 from patrol.planner.model import RobotPosition, Strategy
 from patrol.planner.planner import Planner
@@ -58,6 +60,8 @@ class BenchRow:
     after_drop_floor_s: float | None
     """No policy can keep the worst interval after the drop-out below this (see `dropout_floor_s`)."""
     waited_s: float
+    after_drop_pair_floor_s: float | None = None
+    """A stronger bound of the same kind, over pairs of vertices (see `dropout_pair_floor_s`)."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -86,6 +90,7 @@ class _Sim:
     after_drop_worst_s: float | None = None
     after_drop_steady_s: float | None = None
     after_drop_floor_s: float | None = None
+    after_drop_pair_floor_s: float | None = None
 
 
 def _simulate(planner: Planner, strategy: Strategy, robots: int, duration: float, drop: bool) -> _Sim:
@@ -105,13 +110,15 @@ def _simulate(planner: Planner, strategy: Strategy, robots: int, duration: float
         return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()))
     t_drop = duration / 2
     sim.run(t_drop - 1e-6)
-    floor = dropout_floor_s(planner, sim, monitor, [s.robot_id for s in starts[1:]], t_drop - 1e-6)
+    survivors = [s.robot_id for s in starts[1:]]
+    floor = dropout_floor_s(planner, sim, monitor, survivors, t_drop - 1e-6)
+    pair_floor = dropout_pair_floor_s(planner, sim, monitor, survivors, t_drop - 1e-6)
     res = sim.run(t_drop + AFTER_DROP_S, [DropOut(t_drop, starts[0].robot_id)])
     after = monitor.stats(since=t_drop, until=t_drop + AFTER_DROP_S)
     steady = runtime.plan.predicted_worst_s if runtime.plan is not None else None
     run = StrategyRun(res.stats.worst_s, res.stats.average_s, plan.predicted_worst_s)
     return _Sim(run, plan.tour_length_m, starts, sum(res.waited_s.values()), policy.drop_s, after.worst_s, steady,
-                floor)
+                floor, pair_floor)
 
 
 def dropout_floor_s(planner: Planner, sim: FastSim, monitor: IdlenessMonitor, survivors: list[str],
@@ -128,6 +135,40 @@ def dropout_floor_s(planner: Planner, sim: FastSim, monitor: IdlenessMonitor, su
         reach = min(p.remaining_m + paths.dist(p.node, c.node) for p in pos) / planner.speed
         floor = max(floor, c.idle_s + reach)
     return floor
+
+
+def dropout_pair_floor_s(planner: Planner, sim: FastSim, monitor: IdlenessMonitor, survivors: list[str],
+                         now: float) -> float:
+    """A lower bound like `dropout_floor_s`, over pairs of vertices: both must be reached, by two
+    survivors (each at its own earliest) or by one that drives to one and then on to the other (in
+    the better order); the bound is the largest over pairs of the best such pairing's later interval.
+    It is at least `dropout_floor_s` (a pair of one vertex twice is that bound)."""
+    pos = [sim.position(rid) for rid in survivors]
+    live = [c for c in monitor.live(now) if c.idle_s is not None]
+    if not pos or not live:
+        return 0.0
+    paths = planner.paths
+    idx = np.asarray([paths.index[c.node] for c in live])
+    age = np.asarray([c.idle_s for c in live], dtype=float) * planner.speed  # metres at the patrol speed
+    reach = np.stack([p.remaining_m + paths.matrix[paths.index[p.node], idx] for p in pos])  # robots x vertices
+    d = paths.matrix[np.ix_(idx, idx)]
+    first = age[None, :] + reach  # each robot's earliest interval at each vertex
+    # two different robots: the best pairing is each vertex's best robot unless both have the same one
+    order = np.argsort(first, axis=0)
+    best1, best2 = first[order[0], np.arange(len(live))], first[order[min(1, len(pos) - 1)], np.arange(len(live))]
+    same_best = order[0][:, None] == order[0][None, :]
+    two = np.maximum(best1[:, None], best1[None, :])
+    if len(pos) > 1:
+        alt = np.minimum(np.maximum(best1[:, None], best2[None, :]), np.maximum(best2[:, None], best1[None, :]))
+        two = np.where(same_best, alt, two)
+    else:
+        two = np.where(same_best, np.inf, two)
+    # one robot for both, u first then v (or v first)
+    one = np.full_like(d, np.inf)
+    for r in range(len(pos)):
+        u_then_v = np.maximum(first[r][:, None], age[None, :] + reach[r][:, None] + d)
+        one = np.minimum(one, np.minimum(u_then_v, u_then_v.T))
+    return float(np.minimum(two, one).max()) / planner.speed
 
 
 class _TimedPolicy(RuntimePolicy):
@@ -178,6 +219,8 @@ def bench_graph(
         after_drop_floor_s=None if dropped is None or dropped.after_drop_floor_s is None
         else round(dropped.after_drop_floor_s, 2),
         waited_s=round(main.waited_s, 1),
+        after_drop_pair_floor_s=None if dropped is None or dropped.after_drop_pair_floor_s is None
+        else round(dropped.after_drop_pair_floor_s, 2),
     )
 
 

@@ -22,6 +22,32 @@ def split_tour(order: Sequence[Node], parts: int, paths: ShortestPaths) -> list[
     parts = max(1, min(parts, n))
     if parts == 1:
         return [list(order)]
+    cost = _stretch_costs(order, paths)
+    limit = _optimal_limit(cost, parts)
+    best_start = int(_covering_starts(cost, parts, limit)[0])
+    groups = _groups_from(order, cost <= limit, best_start, parts)
+    return rebalance([improve_tour(g, paths) for g in groups], paths)
+
+
+def cuts_near_optimal(
+    order: Sequence[Node], parts: int, paths: ShortestPaths, slack: float = 0.0
+) -> list[list[list[Node]]]:
+    """Every greedy cut of the cyclic `order` into at most `parts` stretches (one per starting point that
+    covers the tour) with each stretch's loop bound within (1 + slack) x the best cut's; groups not
+    re-optimised (`split_tour` takes the first of these at slack 0, then re-optimises and rebalances)."""
+    n = len(order)
+    parts = max(1, min(parts, n))
+    if parts == 1:
+        return [[list(order)]]
+    cost = _stretch_costs(order, paths)
+    limit = _optimal_limit(cost, parts) * (1 + slack)
+    ok_mat = cost <= limit
+    return [_groups_from(order, ok_mat, int(s), parts) for s in _covering_starts(cost, parts, limit)]
+
+
+def _stretch_costs(order: Sequence[Node], paths: ShortestPaths) -> np.ndarray:
+    """cost[s, m - 1]: the loop bound of the stretch of m stops starting at s (stretch plus the way back)."""
+    n = len(order)
     d = paths.submatrix(list(order))
     nxt_i = np.roll(np.arange(n), -1)
     step = d[np.arange(n), nxt_i]
@@ -29,46 +55,53 @@ def split_tour(order: Sequence[Node], parts: int, paths: ShortestPaths) -> list[
     start = np.arange(n)[:, None]
     length = np.arange(1, n + 1)[None, :]
     end = start + length - 1
-    cost = prefix[end] - prefix[start] + d[end % n, start % n]
+    cost: np.ndarray = prefix[end] - prefix[start] + d[end % n, start % n]
     nn = np.array([min((paths.dist(v, w) for w in paths.neighbours(v)), default=0.0) for v in order])
     cost[:, 0] = 2 * nn  # a lone checkpoint: out to its nearest neighbour and back
+    return cost
 
-    def reach(limit: float) -> tuple[bool, int]:
-        ok = cost <= limit
-        # longest prefix of lengths that all fit
-        first_bad = np.where(ok.all(axis=1), n, np.argmin(ok, axis=1))
-        if not (first_bad > 0).any():
-            return False, -1
-        pos = np.arange(n)
-        for _ in range(parts):
-            pos = pos + first_bad[pos % n]
-        covered = pos - np.arange(n)
-        good = np.nonzero(covered >= n)[0]
-        return (True, int(good[0])) if len(good) else (False, -1)
 
+def _covering_starts(cost: np.ndarray, parts: int, limit: float) -> np.ndarray:
+    """Starting points from which greedy stretches within `limit` cover the tour in `parts` stretches."""
+    n = cost.shape[0]
+    ok = cost <= limit
+    # longest prefix of lengths that all fit
+    first_bad = np.where(ok.all(axis=1), n, np.argmin(ok, axis=1))
+    if not (first_bad > 0).any():
+        return np.zeros(0, dtype=int)
+    pos = np.arange(n)
+    for _ in range(parts):
+        pos = pos + first_bad[pos % n]
+    covered = pos - np.arange(n)
+    good: np.ndarray = np.nonzero(covered >= n)[0]
+    return good
+
+
+def _optimal_limit(cost: np.ndarray, parts: int) -> float:
+    """The lowest loop bound at which some greedy cut covers the tour (bisection over the bounds)."""
     candidates = np.unique(cost)
     lo, hi = 0, len(candidates) - 1
-    best_start = 0
     while lo < hi:
         mid = (lo + hi) // 2
-        ok, s = reach(float(candidates[mid]))
-        if ok:
-            hi, best_start = mid, s
+        if len(_covering_starts(cost, parts, float(candidates[mid]))):
+            hi = mid
         else:
             lo = mid + 1
-    limit = float(candidates[lo])
-    ok, best_start = reach(limit)
+    return float(candidates[lo])
+
+
+def _groups_from(order: Sequence[Node], ok_mat: np.ndarray, start: int, parts: int) -> list[list[Node]]:
+    n = len(order)
     groups: list[list[Node]] = []
-    pos = best_start
-    ok_mat = cost <= limit
-    while pos < best_start + n and len(groups) < parts:
+    pos = start
+    while pos < start + n and len(groups) < parts:
         a = pos % n
         row = ok_mat[a]
         take = n if row.all() else int(np.argmin(row))
-        take = max(1, min(take, best_start + n - pos))
+        take = max(1, min(take, start + n - pos))
         groups.append([order[(pos + k) % n] for k in range(take)])
         pos += take
-    return rebalance([improve_tour(g, paths) for g in groups], paths)
+    return groups
 
 
 def _loop_len(order: Sequence[Node], paths: ShortestPaths) -> float:

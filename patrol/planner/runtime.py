@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
+from patrol.planner.repartition import (
+    REPLAN_BUDGET_S,
+    SEARCH_S,
+    STEADY_TOLERANCE,
+    Candidate,
+    best_candidate,
+    local_candidates,
+    plan_transient_m,
+    recut_candidates,
+)
 from patrol.planner.reseat import first_intervals_m, reseat_single_loops
 from patrol.planner.transient import loop_ages_m, shortcut_placement
 
@@ -44,6 +55,12 @@ class PatrolRuntime:
     reseat_partitions = True
     """Seat survivors on a partition re-plan's loops for the shortest transient (`patrol.planner.reseat`);
     off, they are seated by the shortest way to the loops (as before; the benchmark's A side)."""
+
+    repartition_locally = True
+    """After a drop-out from a partition plan, also try re-plans that keep the loops away from the lost
+    robot and cut only those near it again (`patrol.planner.repartition`); the one with the lowest
+    predicted worst over transient and steady state is taken, its steady state within 2 % of the fresh
+    plan's. Off: the fresh plan only (the drop-out A/B benchmark's A side)."""
 
     def __init__(
         self,
@@ -129,6 +146,7 @@ class PatrolRuntime:
         """
         if robot_id not in self._tracks:
             return self.plan
+        began = time.perf_counter()
         current = self.positions(now)
         current.update(positions or {})
         others = [p for rid, p in current.items() if rid != robot_id and rid in self._tracks]
@@ -137,10 +155,13 @@ class PatrolRuntime:
             self._tracks.clear()
             return None
         ages = self.idle_estimate_m(now)
-        keep = self.plan.loops if self.plan is not None else ()
+        old = self.plan
+        keep = old.loops if old is not None else ()
         plan = self.planner.plan(others, self.strategy, keep)
         plan = self._reseated(plan, others, ages, keep)
         plan = self._with_shortcuts(plan, others, ages)
+        if self.repartition_locally and old is not None and old.strategy is Strategy.PARTITION:
+            plan = self._repartitioned(plan, old, robot_id, others, ages, began)
         self.apply(plan, {p.robot_id: p for p in others}, now)
         return plan
 
@@ -174,6 +195,40 @@ class PatrolRuntime:
         log.info("drop-out re-plan: robots re-seated on the loops cut the predicted transient worst from %.1f m "
                  "to %.1f m", before, after)
         return replace(plan, loops=tuple(loops), assignments=tuple(assigns))
+
+    def _repartitioned(
+        self,
+        plan: PatrolPlan,
+        old: PatrolPlan,
+        lost: str,
+        robots: Sequence[RobotPosition],
+        ages: dict[Node, float],
+        began: float,
+    ) -> PatrolPlan:
+        """The fresh plan, or a re-cut of the loops near the lost robot's when that predicts a lower worst."""
+        by_id = {r.robot_id: r for r in robots}
+        paths = self.planner.paths
+        loop_of = {a.robot_id: set(old.loops[a.loop_id].walk) for a in old.assignments}
+        moved = sum(1 for a in plan.assignments if loop_of.get(a.robot_id) != set(plan.loops[a.loop_id].walk))
+        fresh = Candidate(plan, plan_transient_m(plan, by_id, paths, ages), moved)
+        limit = plan.predicted_worst_s * (1 + STEADY_TOLERANCE)
+        tour, priority = self.planner.tour(), self.planner.priority
+        deadline = min(time.perf_counter() + SEARCH_S, began + REPLAN_BUDGET_S)
+        cands = recut_candidates(old, robots, tour, priority, paths, ages, limit, deadline)
+        cands += local_candidates(old, lost, robots, tour, priority, paths, ages, limit, deadline)
+        best = best_candidate(fresh, cands)
+        if best is fresh:
+            return plan
+        log.info("drop-out re-plan: %s predicts a worst of %.1f s (fresh plan %.1f s); steady %.1f s (fresh "
+                 "%.1f s), %d robots change loops (fresh %d)", best.how, best.worst_s, fresh.worst_s,
+                 best.plan.predicted_worst_s, plan.predicted_worst_s, best.moved, moved)
+        if time.perf_counter() > began + REPLAN_BUDGET_S:
+            return best.plan
+        shortcut = self._with_shortcuts(best.plan, robots, ages)
+        # the shortcut search scores with the cheaper prediction: keep its moves only where they hold up
+        if plan_transient_m(shortcut, by_id, paths, ages) < best.transient_m - 1e-6:
+            return shortcut
+        return best.plan
 
     def _with_shortcuts(self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float]) -> PatrolPlan:
         by_id = {r.robot_id: r for r in robots}

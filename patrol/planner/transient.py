@@ -36,10 +36,14 @@ CANDIDATES_PER_ROBOT = 8
 
 
 def predict_worst_m(
-    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, ages_m: Mapping[Node, float]
+    loop: Loop,
+    assignments: Sequence[Assignment],
+    paths: ShortestPaths,
+    ages_m: Mapping[Node, float],
+    arrive_now: bool = False,
 ) -> float:
     """Worst predicted interval (metres) of the loop's vertices over the next lap after a re-plan."""
-    return _predict(loop, assignments, paths, _age_array(paths, ages_m))[0]
+    return _predict(loop, assignments, paths, _age_array(paths, ages_m), arrive_now)[0]
 
 
 def _age_array(paths: ShortestPaths, ages_m: Mapping[Node, float]) -> np.ndarray:
@@ -51,7 +55,7 @@ def _age_array(paths: ShortestPaths, ages_m: Mapping[Node, float]) -> np.ndarray
 
 
 def _predict(
-    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, age_of: np.ndarray
+    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, age_of: np.ndarray, arrive_now: bool = False
 ) -> tuple[float, float]:
     """(worst interval, total metres of intervals above the steady spacing) for these assignments."""
     if not assignments or loop.length <= 0:
@@ -76,7 +80,9 @@ def _predict(
             if i:
                 c += legs[i - 1]
             if i or rem > 1e-9:  # the vertex it stands on is visited already
-                ap_t.append(s + c - p)
+                # `arrive_now`: a robot on an edge drives on to the vertex it heads for (holding there
+                # if it is ahead), so that visit is `rem` from now, not at its evenly spaced time
+                ap_t.append(rem if i == 0 and arrive_now else s + c - p)
                 ap_n.append(paths.index[v])
         times.append(np.asarray(ap_t, dtype=float))
         nodes.append(np.asarray(ap_n, dtype=int))
