@@ -94,12 +94,15 @@ class _Sim:
 
 
 def _simulate(planner: Planner, strategy: Strategy, robots: int, duration: float, drop: bool) -> _Sim:
-    """Run a plan for `duration`; with `drop`, robot 0 leaves half-way and the run goes on 10 minutes more."""
+    """Run a plan for `duration`; with `drop`, robot 0 leaves half-way and the run goes on 10 minutes more.
+
+    The runtime re-plans with `strategy` as asked (as the dispatcher does): with `auto` the re-plan after
+    the drop-out picks the strategy again for the smaller team."""
     from simulator.fast import DropOut, FastSim  # benchmarks may use the simulator
 
     plan = planner.plan(robots, strategy)
     starts = [RobotPosition(a.robot_id, a.approach[0]) for a in plan.assignments]
-    runtime = PatrolRuntime(planner, plan.strategy)
+    runtime = PatrolRuntime(planner, strategy)
     runtime.apply(plan, {s.robot_id: s for s in starts}, 0.0)
     policy = _TimedPolicy(runtime)
     monitor = IdlenessMonitor(planner.paths.nodes)
@@ -193,7 +196,7 @@ def bench_graph(
     plan_s = time.perf_counter() - t0
     runs = {st: _simulate(planner, st, robots, duration, False) for st in (Strategy.CYCLIC, Strategy.PARTITION)}
     main = runs[chosen]
-    dropped = _simulate(planner, chosen, robots, duration, True) if robots > 1 else None
+    dropped = _simulate(planner, strategy, robots, duration, True) if robots > 1 else None
     baseline = FastSim(planner.paths, ConscientiousReactive(planner.paths, seed), main.starts,
                        IdlenessMonitor(planner.paths.nodes), speed=planner.speed)
     base = baseline.run(duration).stats
