@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from patrol.planner import transient
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
 from patrol.planner.reseat import first_intervals_m, reseat_single_loops
-from patrol.planner.transient import loop_ages_m, shortcut_placement
+from patrol.planner.transient import detour_placement, loop_ages_m, shortcut_placement
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,10 @@ class PatrolRuntime:
     reseat_partitions = True
     """Seat survivors on a partition re-plan's loops for the shortest transient (`patrol.planner.reseat`);
     off, they are seated by the shortest way to the loops (as before; the benchmark's A side)."""
+
+    detours = True
+    """After the shortcut search on a shared loop, search approach walks through waypoints (detours to
+    the hole's oldest vertices; `patrol.planner.transient.detour_placement`); off: shortcuts only."""
 
     def __init__(
         self,
@@ -178,15 +184,26 @@ class PatrolRuntime:
     def _with_shortcuts(self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float]) -> PatrolPlan:
         by_id = {r.robot_id: r for r in robots}
         assigns = list(plan.assignments)
+        detours_until = time.perf_counter() + transient.DETOUR_S  # one cap for all loops
         for loop_id, loop in enumerate(plan.loops):
             mine = [a for a in assigns if a.loop_id == loop_id]
             if len(mine) < 2:
                 continue
             group = [by_id[a.robot_id] for a in mine]
             better, before, after = shortcut_placement(loop, loop_id, group, self.planner.paths, ages)
+            if after >= before - 1e-6:
+                better, after = mine, before
+            if self.detours:
+                detoured, _, worst = detour_placement(
+                    loop, loop_id, group, self.planner.paths, ages, better, deadline=detours_until
+                )
+                if worst < after - 1e-6:
+                    log.info("drop-out re-plan, loop %d: detours cut the predicted transient worst from %.1f m "
+                             "to %.1f m", loop_id, after, worst)
+                    better, after = detoured, worst
             if after < before - 1e-6:
-                log.info("drop-out re-plan, loop %d: shortcuts cut the predicted transient worst from %.1f m "
-                         "to %.1f m", loop_id, before, after)
+                log.info("drop-out re-plan, loop %d: shortcuts and detours cut the predicted transient worst "
+                         "from %.1f m to %.1f m", loop_id, before, after)
                 assigns = [a for a in assigns if a.loop_id != loop_id] + better
         return replace(plan, assignments=tuple(assigns))
 
