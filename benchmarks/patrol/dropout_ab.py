@@ -1,10 +1,12 @@
-"""Drop-out transient A/B: the re-plan without (A) and with (B) re-seating on partition loops.
+"""Drop-out transient A/B: the re-plan without (A) and with (B) one of `PatrolRuntime`'s switches:
+`detours` (approach walks through waypoints on shared loops; the default) or `reseat_partitions`
+(re-seating on partition loops). The other switches keep their defaults on both sides.
 
 Both sides run in one process, map by map and team by team one after the other, on the same tour
 (the first tour OR-Tools finds for a map is reused, so a loaded machine cannot give the two sides
 different plans). Prints one JSON object per case: the benchmark's drop-out fields for A and B.
 
-    cd <checkout> && nice -n 10 python benchmarks/patrol/dropout_ab.py ../shared/benchmarks/patrol-graphs
+    cd <checkout> && nice -n 10 python benchmarks/patrol/dropout_ab.py ../shared/benchmarks/patrol-graphs [switch]
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ def _same_tour(matrix: NDArray[np.float64], limit_s: float) -> list[int]:
     return _tours[key]
 
 
-def main(directory: Path) -> int:
+SWITCHES = ("detours", "reseat_partitions")
+
+
+def main(directory: Path, switch: str = SWITCHES[0]) -> int:
+    if switch not in SWITCHES:
+        raise SystemExit(f"unknown switch {switch!r}; one of {', '.join(SWITCHES)}")
     setattr(planner_module, "solve_tour", _same_tour)  # noqa: B010 (the planner looks it up there)
     for graph in sorted(directory.glob("*.graph"), key=lambda p: p.stat().st_size):
         for n in TEAM_SIZES[1:]:
             row: dict[str, object] = {"map": graph.stem, "robots": n}
             for side, on in (("A", False), ("B", True)):
-                PatrolRuntime.reseat_partitions = on
+                setattr(PatrolRuntime, switch, on)
                 t0 = time.process_time()
                 r = bench_graph(graph, n)
                 row[side] = {
@@ -57,4 +64,6 @@ def main(directory: Path) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/benchmarks/patrol-graphs")))
+    raise SystemExit(
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/benchmarks/patrol-graphs"), *sys.argv[2:3])
+    )
