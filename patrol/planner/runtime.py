@@ -184,7 +184,7 @@ class PatrolRuntime:
     def _with_shortcuts(self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float]) -> PatrolPlan:
         by_id = {r.robot_id: r for r in robots}
         assigns = list(plan.assignments)
-        detours_until = time.perf_counter() + transient.DETOUR_S  # one cap for all loops
+        detours_until: float | None = None  # one cap for the detour searches of all loops
         for loop_id, loop in enumerate(plan.loops):
             mine = [a for a in assigns if a.loop_id == loop_id]
             if len(mine) < 2:
@@ -194,6 +194,8 @@ class PatrolRuntime:
             if after >= before - 1e-6:
                 better, after = mine, before
             if self.detours:
+                if detours_until is None:
+                    detours_until = time.perf_counter() + transient.DETOUR_S
                 detoured, _, worst = detour_placement(
                     loop, loop_id, group, self.planner.paths, ages, better, deadline=detours_until
                 )
