@@ -129,7 +129,8 @@ class PatrolRuntime:
 
         `positions` overrides where the others are taken to be (e.g. the end of their released route).
         Robots of a loop may take shortcuts to join it further ahead when that shortens the longest
-        wait of a vertex in the transient (the hole the robot leaves); see `patrol.planner.transient`.
+        wait of a vertex in the transient (the hole the robot leaves), or detours through the hole's
+        oldest vertices before joining (`detours`); see `patrol.planner.transient`.
         When every new loop has one robot (a partition re-plan), which robot takes which loop, where
         and which way round is chosen for the shortest transient; see `patrol.planner.reseat`.
         """

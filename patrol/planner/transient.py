@@ -4,15 +4,18 @@ When a robot leaves, the survivors of its loop re-space to `length / k` by waiti
 the hole it leaves were last visited about `length / (k + 1)` ago and the robot behind the hole is
 as far behind along the loop, so following the loop their first visit comes `2 length / (k + 1)`
 after the last. Only a shorter way there helps (1 m/s is every robot's speed): a robot may join the
-loop further ahead, by the shortest path on the graph, when that gains on driving the loop.
+loop further ahead, by the shortest path on the graph, when that gains on driving the loop. Then
+`detour_placement` searches approach walks that are not shortest paths: through up to three
+waypoints (the hole's oldest vertices first) before entering the loop.
 
 Prediction (all in metres at the common speed): under the runtime's spacing rule (a robot holds
 while its `progress - phase` is ahead of the lowest on its loop) every robot of a loop moves as if
 it stood at `phase + min(progress - phase)`, evenly spaced, and only reaches what lies beyond its
 own start. So robot i reaches loop arc position `a` (on its approach or after its entry) at
-`a - phase_i - min_j(s_j - phase_j)`, with `s_j` its start on the loop's arc. A vertex's intervals
-are its age (metres since its last visit, estimated from where the robots were before the drop-out)
-plus its first visit, then the gaps between the visits that follow.
+`a - phase_i - min_j(s_j - phase_j)`, with `s_j` its start on the loop's arc; but a robot between
+vertices holds only once it reaches the first vertex of its approach, so that visit comes before any
+hold. A vertex's intervals are its age (metres since its last visit, estimated from where the robots
+were before the drop-out) plus its first visit, then the gaps between the visits that follow.
 """
 
 from __future__ import annotations
