@@ -1,13 +1,14 @@
-"""Drop-out transient A/B: the re-plan without (A) and with (B) a switch of `PatrolRuntime`.
+"""Drop-out transient A/B: the re-plan without (A) and with (B) one switch of `PatrolRuntime`.
 
-The switch is `--switch NAME` (default `repartition_locally`: local re-cuts of partition loops; earlier
-`reseat_partitions`: re-seating on partition loops); the other switches stay at their defaults.
+`--switch NAME` picks it (default `detours`: approach walks through waypoints on shared loops; also
+`repartition_locally`: local re-cuts of partition loops; `reseat_partitions`: re-seating on partition
+loops); the other switches keep their defaults on both sides.
 
 Both sides run in one process, map by map and team by team one after the other, on the same tour
 (the first tour OR-Tools finds for a map is reused, so a loaded machine cannot give the two sides
 different plans). Prints one JSON object per case: the benchmark's drop-out fields for A and B.
 
-    cd <checkout> && nice -n 10 python benchmarks/patrol/dropout_ab.py ../shared/benchmarks/patrol-graphs
+    cd <checkout> && nice -n 10 python benchmarks/patrol/dropout_ab.py ../shared/benchmarks/patrol-graphs [--switch NAME]
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _same_tour(matrix: NDArray[np.float64], limit_s: float) -> list[int]:
     return _tours[key]
 
 
-def main(directory: Path, switch: str = "repartition_locally") -> int:
+def main(directory: Path, switch: str = "detours") -> int:
     if not isinstance(getattr(PatrolRuntime, switch, None), bool):
         raise SystemExit(f"PatrolRuntime has no switch {switch!r}")
     setattr(planner_module, "solve_tour", _same_tour)  # noqa: B010 (the planner looks it up there)
@@ -65,7 +66,7 @@ def main(directory: Path, switch: str = "repartition_locally") -> int:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    name = "repartition_locally"
+    name = "detours"
     if "--switch" in args:
         i = args.index("--switch")
         name = args[i + 1]

@@ -85,7 +85,7 @@ def plan_transient_m(
             a = mine[0]
             w = float(first_intervals_m(loop, robots[a.robot_id], paths, ages_m)[a.entry])
         else:
-            w = predict_worst_m(loop, mine, paths, ages_m, arrive_now=True)
+            w = predict_worst_m(loop, mine, paths, ages_m)
         worst = max(worst, w)
     return worst
 

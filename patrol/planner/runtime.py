@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from patrol.planner import transient
 from patrol.planner.model import Assignment, Loop, Node, PatrolPlan, RobotPosition, Strategy
 from patrol.planner.planner import Planner
 from patrol.planner.repartition import (
@@ -28,9 +29,13 @@ from patrol.planner.repartition import (
     recut_candidates,
 )
 from patrol.planner.reseat import first_intervals_m, reseat_single_loops
-from patrol.planner.transient import loop_ages_m, shortcut_placement
+from patrol.planner.transient import detour_placement, loop_ages_m, shortcut_placement
 
 log = logging.getLogger(__name__)
+
+REPLAN_CAP_S = 0.8
+"""Wall-clock cap on a drop-out re-plan's searches together (shortcuts, detours, re-cuts); the
+re-plan itself (the planner's loops and seating) comes on top and takes milliseconds."""
 
 REJOIN_LOOKAHEAD = 12
 """An arrival this many route vertices ahead is taken as progress; beyond, the robot is re-routed."""
@@ -61,6 +66,10 @@ class PatrolRuntime:
     robot and cut only those near it again (`patrol.planner.repartition`); the one with the lowest
     predicted worst over transient and steady state is taken, its steady state within 2 % of the fresh
     plan's. Off: the fresh plan only (the drop-out A/B benchmark's A side)."""
+
+    detours = True
+    """After the shortcut search on a shared loop, search approach walks through waypoints (detours to
+    the hole's oldest vertices; `patrol.planner.transient.detour_placement`); off: shortcuts only."""
 
     def __init__(
         self,
@@ -140,7 +149,8 @@ class PatrolRuntime:
 
         `positions` overrides where the others are taken to be (e.g. the end of their released route).
         Robots of a loop may take shortcuts to join it further ahead when that shortens the longest
-        wait of a vertex in the transient (the hole the robot leaves); see `patrol.planner.transient`.
+        wait of a vertex in the transient (the hole the robot leaves), or detours through the hole's
+        oldest vertices before joining (`detours`); see `patrol.planner.transient`.
         When every new loop has one robot (a partition re-plan), which robot takes which loop, where
         and which way round is chosen for the shortest transient; see `patrol.planner.reseat`.
         """
@@ -159,7 +169,7 @@ class PatrolRuntime:
         keep = old.loops if old is not None else ()
         plan = self.planner.plan(others, self.strategy, keep)
         plan = self._reseated(plan, others, ages, keep)
-        plan = self._with_shortcuts(plan, others, ages)
+        plan = self._with_shortcuts(plan, others, ages, began + REPLAN_CAP_S)
         if self.repartition_locally and old is not None and old.strategy is Strategy.PARTITION:
             plan = self._repartitioned(plan, old, robot_id, others, ages, began)
         self.apply(plan, {p.robot_id: p for p in others}, now)
@@ -224,24 +234,40 @@ class PatrolRuntime:
                  best.plan.predicted_worst_s, plan.predicted_worst_s, best.moved, moved)
         if time.perf_counter() > began + REPLAN_BUDGET_S:
             return best.plan
-        shortcut = self._with_shortcuts(best.plan, robots, ages)
+        shortcut = self._with_shortcuts(best.plan, robots, ages, began + REPLAN_CAP_S)
         # the shortcut search scores with the cheaper prediction: keep its moves only where they hold up
         if plan_transient_m(shortcut, by_id, paths, ages) < best.transient_m - 1e-6:
             return shortcut
         return best.plan
 
-    def _with_shortcuts(self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float]) -> PatrolPlan:
+    def _with_shortcuts(
+        self, plan: PatrolPlan, robots: Sequence[RobotPosition], ages: dict[Node, float], until: float
+    ) -> PatrolPlan:
+        """Shortcuts, then detours, on each loop shared by several robots; all searches stop by `until`."""
         by_id = {r.robot_id: r for r in robots}
         assigns = list(plan.assignments)
+        detours_until: float | None = None  # one cap for the detour searches of all loops
         for loop_id, loop in enumerate(plan.loops):
             mine = [a for a in assigns if a.loop_id == loop_id]
             if len(mine) < 2:
                 continue
             group = [by_id[a.robot_id] for a in mine]
-            better, before, after = shortcut_placement(loop, loop_id, group, self.planner.paths, ages)
+            better, before, after = shortcut_placement(loop, loop_id, group, self.planner.paths, ages, until)
+            if after >= before - 1e-6:
+                better, after = mine, before
+            if self.detours:
+                if detours_until is None:
+                    detours_until = min(time.perf_counter() + transient.DETOUR_S, until)
+                detoured, _, worst = detour_placement(
+                    loop, loop_id, group, self.planner.paths, ages, better, deadline=detours_until
+                )
+                if worst < after - 1e-6:
+                    log.info("drop-out re-plan, loop %d: detours cut the predicted transient worst from %.1f m "
+                             "to %.1f m", loop_id, after, worst)
+                    better, after = detoured, worst
             if after < before - 1e-6:
-                log.info("drop-out re-plan, loop %d: shortcuts cut the predicted transient worst from %.1f m "
-                         "to %.1f m", loop_id, before, after)
+                log.info("drop-out re-plan, loop %d: shortcuts and detours cut the predicted transient worst "
+                         "from %.1f m to %.1f m", loop_id, before, after)
                 assigns = [a for a in assigns if a.loop_id != loop_id] + better
         return replace(plan, assignments=tuple(assigns))
 

@@ -4,15 +4,18 @@ When a robot leaves, the survivors of its loop re-space to `length / k` by waiti
 the hole it leaves were last visited about `length / (k + 1)` ago and the robot behind the hole is
 as far behind along the loop, so following the loop their first visit comes `2 length / (k + 1)`
 after the last. Only a shorter way there helps (1 m/s is every robot's speed): a robot may join the
-loop further ahead, by the shortest path on the graph, when that gains on driving the loop.
+loop further ahead, by the shortest path on the graph, when that gains on driving the loop. Then
+`detour_placement` searches approach walks that are not shortest paths: through up to three
+waypoints (the hole's oldest vertices first) before entering the loop.
 
 Prediction (all in metres at the common speed): under the runtime's spacing rule (a robot holds
 while its `progress - phase` is ahead of the lowest on its loop) every robot of a loop moves as if
 it stood at `phase + min(progress - phase)`, evenly spaced, and only reaches what lies beyond its
 own start. So robot i reaches loop arc position `a` (on its approach or after its entry) at
-`a - phase_i - min_j(s_j - phase_j)`, with `s_j` its start on the loop's arc. A vertex's intervals
-are its age (metres since its last visit, estimated from where the robots were before the drop-out)
-plus its first visit, then the gaps between the visits that follow.
+`a - phase_i - min_j(s_j - phase_j)`, with `s_j` its start on the loop's arc; but a robot between
+vertices holds only once it reaches the first vertex of its approach, so that visit comes before any
+hold. A vertex's intervals are its age (metres since its last visit, estimated from where the robots
+were before the drop-out) plus its first visit, then the gaps between the visits that follow.
 """
 
 from __future__ import annotations
@@ -40,10 +43,9 @@ def predict_worst_m(
     assignments: Sequence[Assignment],
     paths: ShortestPaths,
     ages_m: Mapping[Node, float],
-    arrive_now: bool = False,
 ) -> float:
     """Worst predicted interval (metres) of the loop's vertices over the next lap after a re-plan."""
-    return _predict(loop, assignments, paths, _age_array(paths, ages_m), arrive_now)[0]
+    return _predict(loop, assignments, paths, _age_array(paths, ages_m))[0]
 
 
 def _age_array(paths: ShortestPaths, ages_m: Mapping[Node, float]) -> np.ndarray:
@@ -55,11 +57,19 @@ def _age_array(paths: ShortestPaths, ages_m: Mapping[Node, float]) -> np.ndarray
 
 
 def _predict(
-    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, age_of: np.ndarray, arrive_now: bool = False
+    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, age_of: np.ndarray
 ) -> tuple[float, float]:
     """(worst interval, total metres of intervals above the steady spacing) for these assignments."""
+    worst, excess, _ = _predict_at(loop, assignments, paths, age_of)
+    return worst, excess
+
+
+def _predict_at(
+    loop: Loop, assignments: Sequence[Assignment], paths: ShortestPaths, age_of: np.ndarray
+) -> tuple[float, float, int]:
+    """`_predict`, and the index (in `paths.nodes`) of the vertex with the worst interval (-1: none)."""
     if not assignments or loop.length <= 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, -1
     n = len(loop.walk)
     arc = np.asarray(loop.arc)
     arc3 = np.concatenate([arc, arc + loop.length, arc + 2 * loop.length])
@@ -80,9 +90,8 @@ def _predict(
             if i:
                 c += legs[i - 1]
             if i or rem > 1e-9:  # the vertex it stands on is visited already
-                # `arrive_now`: a robot on an edge drives on to the vertex it heads for (holding there
-                # if it is ahead), so that visit is `rem` from now, not at its evenly spaced time
-                ap_t.append(rem if i == 0 and arrive_now else s + c - p)
+                # a robot between vertices holds (if it must) once it reaches approach[0]
+                ap_t.append(c if i == 0 else s + c - p)
                 ap_n.append(paths.index[v])
         times.append(np.asarray(ap_t, dtype=float))
         nodes.append(np.asarray(ap_n, dtype=int))
@@ -101,11 +110,15 @@ def _predict(
     age = age_of[x[first]]
     gaps[first] = age + t[first]
     seen = set(x[first].tolist())
-    unseen = np.array([age_of[i] + horizon for i in set(walk_i.tolist()) - seen])
+    unseen_i = sorted(set(walk_i.tolist()) - seen)
+    unseen = np.array([age_of[i] + horizon for i in unseen_i])
     gaps = np.concatenate([gaps, unseen])
-    worst = float(gaps.max()) if len(gaps) else 0.0
+    where = np.concatenate([x, np.asarray(unseen_i, dtype=int)])
+    if not len(gaps):
+        return 0.0, 0.0, -1
+    at = int(np.argmax(gaps))
     excess = float(np.clip(gaps - loop.length / len(assignments), 0.0, None).sum())
-    return worst, excess
+    return float(gaps[at]), excess, int(where[at])
 
 
 def loop_ages_m(loop: Loop, progress_m: Sequence[float]) -> dict[Node, float]:
@@ -128,6 +141,7 @@ def shortcut_placement(
     robots: Sequence[RobotPosition],
     paths: ShortestPaths,
     ages_m: Mapping[Node, float],
+    until: float | None = None,
 ) -> tuple[list[Assignment], float, float]:
     """Entries (maybe off the robots' current place, by shortcuts) lowering the predicted transient.
 
@@ -144,6 +158,8 @@ def shortcut_placement(
     # next move can finish it
     budget = min(MAX_EVALUATIONS, MAX_WORK // (len(robots) * len(loop.walk)))
     deadline = time.perf_counter() + SEARCH_S
+    if until is not None:  # the whole re-plan's cap
+        deadline = min(deadline, until)
     score, best = _greedy(loop, loop_id, robots, paths, age_of, _score(base), entries, best, budget, deadline)
     return best, base[0], score[0]
 
@@ -198,3 +214,193 @@ def _candidates(loop: Loop, r: RobotPosition, here: int, paths: ShortestPaths) -
         return good
     picks = np.linspace(0, len(good) - 1, CANDIDATES_PER_ROBOT).round().astype(int)
     return sorted({good[p] for p in picks}, key=lambda j: ahead[j])
+
+
+DETOUR_EVALUATIONS = 1500
+"""Upper bound on predicted schedules tried by the detour search (after the entry search)."""
+DETOUR_S = 0.3
+"""Wall-clock cap on the detour search (all loops of a re-plan together)."""
+MAX_WAYPOINTS = 3
+
+
+def detour_placement(
+    loop: Loop,
+    loop_id: int,
+    robots: Sequence[RobotPosition],
+    paths: ShortestPaths,
+    ages_m: Mapping[Node, float],
+    start: Sequence[Assignment],
+    seed: int = 0,
+    deadline: float | None = None,
+) -> tuple[list[Assignment], float, float]:
+    """Approach walks that are not shortest paths: a robot may pass through up to `MAX_WAYPOINTS`
+    vertices (the oldest of the hole first) before it enters the loop.
+
+    A seeded local search (annealing on the predicted worst interval, then the excess) over each
+    robot's waypoints and entry, starting from `start` (e.g. `shortcut_placement`'s result). The
+    spacing rule is unchanged: a robot whose detour makes it the laggard holds the others back, and
+    the predictor counts that. `deadline` (a `time.perf_counter()` value; default `DETOUR_S` from now)
+    ends the search early. Returns the assignments and the predicted worst before and after.
+    """
+    age_of = _age_array(paths, ages_m)
+    base = _score(_predict(loop, list(start), paths, age_of))
+    k = len(robots)
+    if k < 2 or len(loop.walk) < 3:
+        return list(start), base[0], base[0]
+    by_id = {a.robot_id: a for a in start}
+    evaluate = _Evaluator(loop, paths, age_of, k)
+    genes: list[tuple[tuple[Node, ...], int]] = [((), by_id[r.robot_id].entry) for r in robots]
+    walks = [(by_id[r.robot_id].approach, by_id[r.robot_id].approach_m) for r in robots]
+    visits = [evaluate.visits(*w) for w in walks]
+    got = evaluate([e for _, e in genes], np.asarray([m for _, m in walks]), visits)
+    cur_score = _score(got[:2])
+    cur_worst = got[2]
+    best_score, best = cur_score, (list(genes), list(walks), got[3])
+    rng = np.random.default_rng(seed)
+    n = len(loop.walk)
+    if deadline is None:
+        deadline = time.perf_counter() + DETOUR_S
+    budget = min(DETOUR_EVALUATIONS, 20 * MAX_WORK // (k * n))
+    pos_idx = np.array([paths.index[r.node] for r in robots])
+    temp0 = loop.length / k * 0.05
+    for it in range(budget):
+        if time.perf_counter() > deadline:
+            break
+        trial = list(genes)
+        i = int(rng.integers(k))
+        wps, e = trial[i]
+        move = rng.random()
+        if move < 0.35 and cur_worst >= 0:
+            # send one of the two robots nearest the worst vertex through it
+            near = np.argsort(paths.matrix[pos_idx, cur_worst], kind="stable")[:2]
+            i = int(near[int(rng.integers(len(near)))])
+            wps, e = trial[i]
+            if len(wps) >= MAX_WAYPOINTS:
+                continue
+            p = int(rng.integers(len(wps) + 1))
+            wps = (*wps[:p], paths.nodes[cur_worst], *wps[p:])
+        elif move < 0.6:
+            e = int((e + rng.integers(-3, 7)) % n)
+        elif move < 0.8 and wps:
+            p = int(rng.integers(len(wps)))
+            wps = (*wps[:p], *wps[p + 1 :])
+        elif wps:
+            p = int(rng.integers(len(wps)))
+            nbrs = paths.neighbours(wps[p])
+            wps = (*wps[:p], nbrs[int(rng.integers(len(nbrs)))], *wps[p + 1 :])
+        else:
+            e = int(rng.integers(n))
+        trial[i] = (wps, e)
+        trial_walks = list(walks)
+        trial_walks[i] = _walk(loop, robots[i], paths, trial[i])
+        trial_visits = list(visits)
+        trial_visits[i] = evaluate.visits(*trial_walks[i])
+        got = evaluate([g[1] for g in trial], np.asarray([m for _, m in trial_walks]), trial_visits)
+        score = _score(got[:2])
+        temp = temp0 * (1.0 - it / budget) + 1e-9
+        delta = (score[0] - cur_score[0]) + 0.01 * (score[1] - cur_score[1])
+        if delta <= 0 or rng.random() < np.exp(-delta / temp):
+            genes, walks, visits, cur_score, cur_worst = trial, trial_walks, trial_visits, score, got[2]
+            if score < best_score:
+                best_score, best = score, (trial, trial_walks, got[3])
+    if best_score >= base:
+        return list(start), base[0], base[0]
+    out = [
+        Assignment(r.robot_id, loop_id, g[1], w[0], w[1], float(ph))
+        for r, g, w, ph in zip(robots, best[0], best[1], best[2], strict=True)
+    ]
+    return out, base[0], _predict(loop, out, paths, age_of)[0]
+
+
+class _Evaluator:
+    """`_predict_at` for one loop, with each robot's approach visits computed once per walk."""
+
+    def __init__(self, loop: Loop, paths: ShortestPaths, age_of: np.ndarray, k: int) -> None:
+        self.loop, self.paths, self.age_of, self.k = loop, paths, age_of, k
+        n = len(loop.walk)
+        arc = np.asarray(loop.arc)
+        self.arc3 = np.concatenate([arc, arc + loop.length, arc + 2 * loop.length])
+        self.walk_i = np.asarray([paths.index[v] for v in loop.walk])
+        self.walk3 = np.concatenate([self.walk_i, self.walk_i, self.walk_i])
+        self.loop_set = set(self.walk_i.tolist())
+        self.n = n
+
+    def visits(self, approach: tuple[Node, ...], metres: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Metres from the start at which the approach reaches its vertices (not the one stood on), and
+        whether the robot is between vertices (its first visit comes before any hold)."""
+        idx = np.asarray([self.paths.index[v] for v in approach], dtype=int)
+        legs = self.paths.matrix[idx[:-1], idx[1:]]
+        rem = metres - float(legs.sum())
+        c = rem + np.concatenate([[0.0], np.cumsum(legs)])
+        if rem <= 1e-9:
+            return c[1:], idx[1:], False
+        return c, idx, True
+
+    def __call__(
+        self,
+        entries: Sequence[int],
+        approach_m: np.ndarray,
+        visits: Sequence[tuple[np.ndarray, np.ndarray, bool]],
+    ) -> tuple[float, float, int, np.ndarray]:
+        """(worst, excess, worst vertex index, phases) with phases as `place_at_entries` picks them."""
+        loop, k = self.loop, self.k
+        length = loop.length
+        s = np.asarray([loop.arc[e] for e in entries]) - approach_m
+        s_mod = np.mod(s, length)
+        order = np.argsort(s_mod, kind="stable")
+        spacing = length / k
+        ar = np.arange(k)
+        rots = ar[:, None] + ar[None, :]
+        w = s_mod[order[rots % k]] + np.where(rots >= k, length, 0.0)
+        u = w - ar[None, :] * spacing
+        rot = int(np.argmin(np.round(u.max(axis=1) - u.min(axis=1), 9)))
+        phases = np.empty(k)
+        for i in range(k):
+            ri = int(order[(rot + i) % k])
+            phases[ri] = s[ri] - s_mod[ri] - (length if rot + i >= k else 0.0) + i * spacing
+        lead = phases + float(np.min(s - phases))
+        horizon = length + float(np.max(s - lead))
+        times: list[np.ndarray] = []
+        nodes: list[np.ndarray] = []
+        for e, si, p, (vt, vn, moving) in zip(entries, s, lead, visits, strict=True):
+            held = vt + (si - p)
+            if moving:
+                held[0] = vt[0]  # a robot between vertices holds (if it must) once it reaches approach[0]
+            times.append(held)
+            nodes.append(vn)
+            times.append(self.arc3[e + 1 : e + 1 + 2 * self.n] - p)
+            nodes.append(self.walk3[e + 1 : e + 1 + 2 * self.n])
+        t = np.concatenate(times)
+        x = np.concatenate(nodes)
+        keep = t <= horizon
+        t, x = t[keep], x[keep]
+        order2 = np.lexsort((t, x))
+        t, x = t[order2], x[order2]
+        first = np.ones(len(x), dtype=bool)
+        first[1:] = x[1:] != x[:-1]
+        gaps = np.diff(t, prepend=0.0)
+        gaps[first] = self.age_of[x[first]] + t[first]
+        unseen_i = sorted(self.loop_set - set(x[first].tolist()))
+        if unseen_i:
+            gaps = np.concatenate([gaps, self.age_of[unseen_i] + horizon])
+            x = np.concatenate([x, np.asarray(unseen_i, dtype=int)])
+        if not len(gaps):
+            return 0.0, 0.0, -1, phases
+        at = int(np.argmax(gaps))
+        excess = float(np.clip(gaps - length / k, 0.0, None).sum())
+        return float(gaps[at]), excess, int(x[at]), phases
+
+
+def _walk(
+    loop: Loop, r: RobotPosition, paths: ShortestPaths, gene: tuple[tuple[Node, ...], int]
+) -> tuple[tuple[Node, ...], float]:
+    """The approach through the gene's waypoints (shortest paths between them) to its entry, and its metres."""
+    wps, e = gene
+    walk: list[Node] = [r.node]
+    d = r.remaining_m
+    for w in (*wps, loop.walk[e]):
+        if w == walk[-1]:
+            continue
+        d += paths.dist(walk[-1], w)
+        walk += paths.path(walk[-1], w)[1:]
+    return tuple(walk), d

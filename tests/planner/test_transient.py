@@ -103,3 +103,49 @@ def test_dropout_replan_uses_shortcuts_on_1r5_and_measures_what_it_predicts(
     assert any(len(a.approach) > 1 for a in runtime.plan.assignments)  # someone took a shortcut
     assert measured < two_spacings - 1.0
     assert measured / steady < 1.6
+
+
+def _dropout_1r5(shared_dir: Path, detours: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[float, float]:
+    """Robot 0 of six drops out on 1r5 at t = 900 s: (measured worst in the next 600 s, predicted worst)."""
+    from maps.patrolgraph import load_patrol_graph
+
+    monkeypatch.setattr(PatrolRuntime, "detours", detours)
+    planner, runtime, sim, monitor, ids = _start(
+        load_patrol_graph(shared_dir / "benchmarks/patrol-graphs/1r5.graph").graph, 6
+    )
+    t_drop = 900.0
+    sim.run(t_drop)
+    ages = runtime.idle_estimate_m(t_drop)
+    sim.run(t_drop + 600.0, [DropOut(t_drop, ids[0])])
+    assert runtime.plan is not None
+    predicted = predict_worst_m(runtime.plan.loops[0], runtime.plan.assignments, planner.paths, ages)
+    return monitor.stats(since=t_drop, until=t_drop + 600.0).worst_s, predicted
+
+
+def test_detours_through_the_hole_beat_shortcuts_on_1r5_and_measure_what_they_predict(
+    shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a loaded test machine must not cut the searches short (they stop at their evaluation budgets)
+    monkeypatch.setattr(transient, "SEARCH_S", 60.0)
+    monkeypatch.setattr(transient, "DETOUR_S", 60.0)
+    shortcuts, _ = _dropout_1r5(shared_dir, False, monkeypatch)
+    detoured, predicted = _dropout_1r5(shared_dir, True, monkeypatch)
+    assert detoured == pytest.approx(predicted, abs=1e-6)
+    assert detoured < shortcuts - 1.0
+
+
+def test_a_robot_between_vertices_holds_only_once_it_reaches_its_next_vertex() -> None:
+    g = ring(12)
+    planner = Planner(g)
+    loop = planner.cyclic_loop()
+    ahead = loop.walk[2]
+    # "a" is 4 m before walk[2], "b" stands 50 m further on: 54 and 66 m apart round the 120 m ring, so
+    # "a" holds 6 m for even spacing (60 m) -- at walk[2], after it got there (at 4 m), not before
+    robots = [RobotPosition("a", ahead, 4.0, loop.walk[1]), RobotPosition("b", loop.walk[7])]
+    ages = {v: 0.0 for v in g.nodes}
+    ages[ahead] = 50.0
+    placed, _, _ = shortcut_placement(loop, 0, robots, planner.paths, ages)
+    a = next(p for p in placed if p.robot_id == "a")
+    assert a.approach == (ahead,) and a.approach_m == pytest.approx(4.0)
+    # walk[2]: 50 + 4 m, then "b" comes round after 70 m: 66 m (not 60 m: the hold does not delay the visit)
+    assert predict_worst_m(loop, placed, planner.paths, ages) == pytest.approx(66.0)
