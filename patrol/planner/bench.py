@@ -244,7 +244,8 @@ def markdown_table(rows: list[BenchRow]) -> str:
         )
         steady = r.after_drop_steady_s
         ratio = f"{r.after_drop_worst_s / steady:.2f}" if r.after_drop_worst_s is not None and steady else "—"
-        floor = f"{r.after_drop_floor_s / steady:.2f}" if r.after_drop_floor_s is not None and steady else "—"
+        bound = max(r.after_drop_floor_s or 0.0, r.after_drop_pair_floor_s or 0.0)  # the pair bound is the stronger
+        floor = f"{bound / steady:.2f}" if r.after_drop_floor_s is not None and steady else "—"
         lines.append(
             f"| {r.map} | {r.vertices} | {r.robots} | {r.strategy} | {r.tour_m:.1f} | "
             f"{f'{ref:.1f}' if ref else '—'} | {r.worst_s:.1f} | {f'{r.worst_s / ref:.3f}' if ref else '—'} | "
