@@ -34,8 +34,8 @@ a vertex for one step, or drives an edge of length l in tau = floor(l / (speed *
 metres left enters the flow at (b, floor(r / (speed * delta))); with `--reverse` it may instead turn
 round to the vertex it came from (the FastSim, like the runtime, cannot turn mid-edge; the default
 follows it). A visit is flow arriving at a vertex (a drive or a survivor's entry), waiting is not.
-Constraint for each vertex v and each step j in [0, floor(H / delta)]: some visit lies in steps
-[j - c, j], c = ceil(T / delta), where v's last visit before the drop-out counts as step
+Constraint for each vertex v and each step j in [0, floor(H / delta) - 1]: some visit lies in
+steps [j - c, j], c = ceil(T / delta) - 1, where v's last visit before the drop-out counts as step
 floor(-idle_v / delta). (Prefix sums of the visits make each window one linear constraint.)
 
 Why it is a relaxation (any real schedule maps to a feasible discrete one, so INFEASIBLE proves
@@ -44,9 +44,10 @@ that no real policy meets T):
   floor(s_v / delta) >= floor(s_u / delta) + floor(l / (speed * delta)): its discrete arrivals are
   joined by a chain of wait arcs and one drive arc; its first arrival (at r / speed) maps to the
   entry step; waiting and driving slower are allowed, so every real speed profile maps too;
-- a real visit s in [t - T, t] with t = j * delta maps to floor(s / delta) in
-  [j - ceil(T / delta), j]: every real schedule that keeps idleness <= T at the grid times meets
-  every discrete window, and the pre-drop visit at -idle_v maps to floor(-idle_v / delta);
+- idleness <= T just before t = (j + 1) * delta <= H means a visit s with
+  (j + 1) * delta - T <= s < (j + 1) * delta, which maps to floor(s / delta) in
+  [j + 1 - ceil(T / delta), j]: every real schedule that keeps idleness <= T meets every discrete
+  window, and the pre-drop visit at -idle_v maps to floor(-idle_v / delta);
 - what happens after step floor(H / delta) is not constrained (robots may end anywhere);
 - a survivor standing on a vertex at the drop-out counts as visiting it at step 0 (only adds visits);
   a vertex never visited before the drop-out gets no first-visit deadline.
@@ -303,7 +304,7 @@ class Relaxation:
         t0 = time.perf_counter()
         m = _Backend(backend, time_limit_s, workers)
         J = self.steps
-        c = math.ceil(target_s / self.step - 1e-9)
+        c = max(0, math.ceil(target_s / self.step - 1e-9) - 1)  # a window spans steps j - c .. j
         robots = len(self.state.survivors)
         slack: list[Any] = []  # soft windows: one 0/1 miss per window, minimised (0 = feasible)
         arr: dict[tuple[Node, int], list[Any]] = {}
@@ -349,7 +350,7 @@ class Relaxation:
                 continue
             last = math.floor(-idle / self.step + 1e-9)
             first_j = max(0, last + c + 1)
-            if first_j > J:
+            if first_j >= J:
                 continue
             cum: list[Any] = []
             run: Any = 0
@@ -360,7 +361,7 @@ class Relaxation:
                     m.add_eq(nxt - run - sum(terms), 0)
                     run = nxt
                 cum.append(run)
-            for j in range(first_j, J + 1):
+            for j in range(first_j, J):
                 lo = j - c - 1
                 window = cum[j] - cum[lo] if lo >= 0 else cum[j]
                 if soft:
