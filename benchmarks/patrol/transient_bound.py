@@ -126,6 +126,8 @@ class DropState:
     steady_s: float
     measured_worst_s: float
     floor_s: float
+    loops: tuple[tuple[Node, ...], ...] = ()
+    """The walks of the plan the robots drove before the drop-out (for reading a schedule)."""
 
 
 def capture(graph: Path, robots: int, duration: float = 1800.0) -> DropState:
@@ -153,7 +155,7 @@ def capture(graph: Path, robots: int, duration: float = 1800.0) -> DropState:
     after = monitor.stats(since=t_drop, until=t_drop + AFTER_DROP_S)
     steady = runtime.plan.predicted_worst_s if runtime.plan is not None else math.nan
     return DropState(pg.name, robots, strategy.value, planner.paths, planner.speed, tuple(survivors), idle,
-                     steady, after.worst_s, floor)
+                     steady, after.worst_s, floor, tuple(loop.walk for loop in plan.loops))
 
 
 def choose_step(edge_s: list[float], cap_s: float) -> float:
@@ -487,6 +489,8 @@ def study(state: DropState, args: argparse.Namespace) -> dict[str, object]:
             {"robot": s.robot_id, "from": [s.node, round(s.remaining_m, 2), s.after], "visits": p}
             for s, p in zip(state.survivors, at_goal.paths, strict=True)
         ]
+        row["loops_before"] = [list(w) for w in state.loops]
+        row["idle_at_drop_s"] = {str(v): None if i is None else round(i, 2) for v, i in state.idle_s.items()}
         row["schedule_replayed_worst_s"] = round(replay(state, at_goal.paths, h_goal), 2)
     proven = state.floor_s  # any policy's worst is >= the per-vertex floor
     by_model: float | None = None
