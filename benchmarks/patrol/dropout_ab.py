@@ -8,7 +8,8 @@ Both sides run in one process, map by map and team by team one after the other, 
 (the first tour OR-Tools finds for a map is reused, so a loaded machine cannot give the two sides
 different plans). Prints one JSON object per case: the benchmark's drop-out fields for A and B.
 
-    cd <checkout> && nice -n 10 python benchmarks/patrol/dropout_ab.py ../shared/benchmarks/patrol-graphs [--switch NAME]
+    cd <checkout> && nice -n 10 python benchmarks/patrol/dropout_ab.py \
+        ../shared/benchmarks/patrol-graphs [--switch NAME]
 """
 
 from __future__ import annotations
