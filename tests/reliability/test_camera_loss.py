@@ -81,11 +81,13 @@ async def _vision_worker(broker: BrokerEndpoint, cams: Path, worker_id: str, dat
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
 
-async def test_camera_left_unwatched_by_a_killed_worker_is_raised(tmp_path: Path, broker: BrokerEndpoint,
+async def test_camera_left_unwatched_by_a_killed_worker_is_raised(tmp_path: Path, private_broker: BrokerEndpoint,
                                                                   database_url: str) -> None:
     """A vision worker killed outright (no hand-over; its retained `online` stays behind, and its last
     will only fires after 1.5 keepalives) leaves its camera unwatched: the service raises camera offline
-    once the status is silent past `sensors.camera_status_stale_s`, and the next worker's status ends it."""
+    once the status is silent past `sensors.camera_status_stale_s`, and the next worker's status ends it.
+    A private broker: the workers' retained records and camera status must not reach other tests."""
+    broker = private_broker
     settings = service_settings(tmp_path, broker, database_url,
                                 sensors={"tick_s": 0.2, "camera_status_stale_s": 3.0})
     server = MjpegServer()
