@@ -98,6 +98,16 @@ def _predict_at(
         seg = slice(a.entry + 1, a.entry + 1 + 2 * n)
         times.append(arc3[seg] - p)
         nodes.append(walk3[seg])
+    return _worst_interval(times, nodes, horizon, age_of, set(walk_i.tolist()), loop.length / len(assignments))
+
+
+def _worst_interval(
+    times: list[np.ndarray], nodes: list[np.ndarray], horizon: float, age_of: np.ndarray, loop_nodes: set[int],
+    spacing: float,
+) -> tuple[float, float, int]:
+    """From visits (times, node indices) within `horizon`: the worst interval, the total metres of
+    intervals above `spacing`, and the vertex with the worst (-1: none). A vertex's first interval
+    is its age plus its first visit; a loop vertex not visited in time counts age + horizon."""
     t = np.concatenate(times)
     x = np.concatenate(nodes)
     keep = t <= horizon
@@ -107,18 +117,16 @@ def _predict_at(
     first = np.ones(len(x), dtype=bool)
     first[1:] = x[1:] != x[:-1]
     gaps = np.diff(t, prepend=0.0)
-    age = age_of[x[first]]
-    gaps[first] = age + t[first]
-    seen = set(x[first].tolist())
-    unseen_i = sorted(set(walk_i.tolist()) - seen)
-    unseen = np.array([age_of[i] + horizon for i in unseen_i])
-    gaps = np.concatenate([gaps, unseen])
-    where = np.concatenate([x, np.asarray(unseen_i, dtype=int)])
+    gaps[first] = age_of[x[first]] + t[first]
+    unseen_i = sorted(loop_nodes - set(x[first].tolist()))
+    if unseen_i:
+        gaps = np.concatenate([gaps, age_of[unseen_i] + horizon])
+        x = np.concatenate([x, np.asarray(unseen_i, dtype=int)])
     if not len(gaps):
         return 0.0, 0.0, -1
     at = int(np.argmax(gaps))
-    excess = float(np.clip(gaps - loop.length / len(assignments), 0.0, None).sum())
-    return float(gaps[at]), excess, int(where[at])
+    excess = float(np.clip(gaps - spacing, 0.0, None).sum())
+    return float(gaps[at]), excess, int(x[at])
 
 
 def loop_ages_m(loop: Loop, progress_m: Sequence[float]) -> dict[Node, float]:
@@ -370,25 +378,8 @@ class _Evaluator:
             nodes.append(vn)
             times.append(self.arc3[e + 1 : e + 1 + 2 * self.n] - p)
             nodes.append(self.walk3[e + 1 : e + 1 + 2 * self.n])
-        t = np.concatenate(times)
-        x = np.concatenate(nodes)
-        keep = t <= horizon
-        t, x = t[keep], x[keep]
-        order2 = np.lexsort((t, x))
-        t, x = t[order2], x[order2]
-        first = np.ones(len(x), dtype=bool)
-        first[1:] = x[1:] != x[:-1]
-        gaps = np.diff(t, prepend=0.0)
-        gaps[first] = self.age_of[x[first]] + t[first]
-        unseen_i = sorted(self.loop_set - set(x[first].tolist()))
-        if unseen_i:
-            gaps = np.concatenate([gaps, self.age_of[unseen_i] + horizon])
-            x = np.concatenate([x, np.asarray(unseen_i, dtype=int)])
-        if not len(gaps):
-            return 0.0, 0.0, -1, phases
-        at = int(np.argmax(gaps))
-        excess = float(np.clip(gaps - length / k, 0.0, None).sum())
-        return float(gaps[at]), excess, int(x[at]), phases
+        worst, excess, at = _worst_interval(times, nodes, horizon, self.age_of, self.loop_set, length / k)
+        return worst, excess, at, phases
 
 
 def _walk(
