@@ -179,7 +179,8 @@ class PatrolService:
                                   target_interval_s=c.revisit_s or None) for c in chosen if c.waypoint in graph]
         planner = Planner(graph, checkpoints or None, speed=1.0) if plan.checkpoints else self.base.planner
         return PatrolDispatcher(planner, self.geometry, _Sink(self.rt), chargers=self.base.chargers,
-                                on_visit=self._on_visit, on_incident_report=self._on_report)
+                                on_visit=self._on_visit, on_incident_report=self._on_report,
+                                on_incident_arrival=self._on_arrival)
 
     # -- fleet -> dispatcher ---------------------------------------------------------------------
     def _eligible(self, live: RobotLive) -> bool:
@@ -227,8 +228,41 @@ class PatrolService:
         self.visits += 1
 
     def _on_report(self, report: IncidentReport) -> None:
+        """The dispatcher's word on an incident robot (done, failed, lost, recalled): kept, and written into
+        the incident's timeline by the alarms with the photo it took (the dispatcher is synchronous: the
+        writes run in the alarms' background)."""
         self.reports.append(report)
         del self.reports[:-100]
+        alarms = self.rt.extras.get("alarms")
+        if alarms is None or not report.incident_id.isdigit():
+            return
+        incident_id = int(report.incident_id)
+        arrived = None if report.t_arrived is None else report.t_arrived - report.t_assigned
+        alarms.background(alarms.robot_report(incident_id, report.robot_id, report.outcome, report.actions,
+                                              arrived_s=arrived, on_task_s=report.t_done - report.t_assigned,
+                                              next_robot=report.next_robot),
+                          f"report of {report.robot_id} on incident {incident_id}")
+        photo_id = report.action_ids.get("capturePhoto")
+        live = self.rt.fleet.robots.get(report.robot_id)
+        photo = dict(live.action_results).get(photo_id) if live is not None and photo_id is not None else None
+        if photo is not None and report.actions.get("capturePhoto") == "FINISHED":
+            alarms.background(alarms.robot_photo(incident_id, report.robot_id, photo, {"action_id": photo_id}),
+                              f"photo of {report.robot_id} on incident {incident_id}")
+
+    def _on_arrival(self, incident: Incident, robot_id: str, now: float) -> None:
+        alarms = self.rt.extras.get("alarms")
+        if alarms is None or not incident.incident_id.isdigit():
+            return
+        wp = self.park.waypoints.get(str(incident.node))
+        alarms.background(alarms.robot_arrived(int(incident.incident_id), robot_id,
+                                               wp.x if wp is not None else None, wp.y if wp is not None else None),
+                          f"arrival of {robot_id} at incident {incident.incident_id}")
+
+    async def recall(self, incident_id: int) -> str | None:
+        """The alarms' recall hook: the incident closed, its robot (if still on it) goes back to patrol."""
+        if self.dispatcher is None:
+            return None
+        return self.dispatcher.recall_incident(str(incident_id), self.rt.clock.now())
 
     async def request_dispatch(self, incident_id: int, x: float, y: float, zone: str | None,
                                severity: str) -> str | None:

@@ -41,6 +41,12 @@ class DispatchBridge:
         robot: str | None = await self.target.request_dispatch(incident_id, x, y, zone, severity)
         return robot
 
+    async def recall(self, incident_id: int) -> str | None:
+        if self.target is None:
+            return None
+        robot: str | None = await self.target.recall(incident_id)
+        return robot
+
 
 def _robot_conditions(change: RobotChange, low_battery: float) -> list[tuple[str, bool, str]]:
     """(condition, active, detail) transitions between two robot states."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -60,6 +60,11 @@ class DispatchHook(Protocol):
     async def request_dispatch(self, incident_id: int, x: float, y: float, zone: str | None,
                                severity: str) -> str | None:
         """Send a robot to (x, y); the robot's id, or None when none is available."""
+        ...
+
+    async def recall(self, incident_id: int) -> str | None:
+        """The incident closed: its robot, if still on the way or on the scene, goes back to patrol.
+        The robot's id, or None when no robot was on it any more."""
         ...
 
 
@@ -270,10 +275,29 @@ class AlarmService:
                                         {"title": out.incident.title, "zone": out.incident.zone})
             self.live.emit(LiveEvent("incident", out.incident.model_dump(mode="json")))
         if out.dispatch is not None:  # in the background: a slow planner must not hold up ingest
-            task = asyncio.create_task(self._request_dispatch(*out.dispatch))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._request_dispatch(*out.dispatch))
         self.escalator.wake()
+
+    def _in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` beside ingest; `run()` cancels what is left on exit, `drain()` waits for it."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def background(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        """Run `work` (e.g. a robot's report from the synchronous dispatcher) beside ingest; a failure is
+        logged with `what`, never raised."""
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except IncidentNotFoundError as exc:
+                log.warning("%s: %s", what, exc)
+            except Exception:
+                log.exception("%s failed", what)
+
+        self._in_background(guarded())
 
     async def _request_dispatch(self, incident_id: int, x: float, y: float, zone: str | None,
                                 severity: str) -> None:
@@ -307,6 +331,54 @@ class AlarmService:
             self.live.emit(LiveEvent("incident", public.model_dump(mode="json")))
 
         await submit_or_run(self._writes, f"dispatch outcome of incident {incident_id}", write)
+
+    async def _recall(self, incident_id: int) -> None:
+        assert self._dispatch is not None
+        try:
+            robot = await self._dispatch.recall(incident_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the robot finishes its look and rejoins by itself; the closed incident stays closed
+            log.exception("recalling the robot of incident %d failed", incident_id)
+            return
+        if robot is not None:
+            await self.audit.system("incident.recall", f"incident:{incident_id}", {"robot": robot})
+
+    async def robot_report(self, incident_id: int, robot: str, outcome: str, actions: Mapping[str, str], *,
+                           arrived_s: float | None, on_task_s: float, next_robot: str | None = None) -> None:
+        """The dispatcher's word on the robot sent to an incident: `outcome` done / failed (its scan or photo
+        failed) / offline (lost on the way; `next_robot` was sent instead, if any) / recalled (the incident
+        closed first), into the incident's timeline; the robot and dispatch state of an open incident
+        follow it."""
+        now = self._now()
+        detail: dict[str, Any] = {"robot": robot, "outcome": outcome, "actions": dict(actions),
+                                  "arrived_after_s": None if arrived_s is None else round(arrived_s, 1),
+                                  "on_task_s": round(on_task_s, 1)}
+
+        async def write() -> None:
+            async with self._lock, self._sessions.begin() as session:
+                incident = await session.get(IncidentRow, incident_id)
+                if incident is None:
+                    log.warning("robot %s reported on incident %d, which does not exist", robot, incident_id)
+                    return
+                incidents.timeline(session, incident_id, now, "robot_report", "system", detail)
+                is_open = incident.status == IncidentStatus.OPEN.value
+                if is_open:
+                    incident.last_at = now
+                if is_open and outcome == "offline" and incident.robot_id == robot:
+                    incident.robot_id = next_robot
+                    if next_robot is not None:
+                        incidents.timeline(session, incident_id, now, "robot_dispatched", "system",
+                                           {"robot": next_robot, "instead_of": robot})
+                    else:  # nobody could go: the next alarm in this incident tries again
+                        incident.dispatched_at = None
+                        incidents.timeline(session, incident_id, now, "dispatch_failed", "system",
+                                           {"reason": f"robot {robot} went offline; no other robot available"})
+                public = IncidentPublic.of(incident)
+            await self.audit.system("incident.robot_report", f"incident:{incident_id}", detail)
+            self.live.emit(LiveEvent("incident", public.model_dump(mode="json")))
+
+        await submit_or_run(self._writes, f"robot report on incident {incident_id}", write)
 
     async def condition_ended(self, source: str, kind: AlarmType, detail: Mapping[str, Any]) -> AlarmPublic | None:
         """The condition behind (source, type) is gone: clear its alarm if the type clears by itself."""
@@ -380,6 +452,8 @@ class AlarmService:
         if closed_public is not None:
             await self.audit.system("incident.closed", f"incident:{closed_public.id}", {})
             self.live.emit(LiveEvent("incident", closed_public.model_dump(mode="json")))
+            if closed_public.robot_id is not None and self._dispatch is not None:
+                self._in_background(self._recall(closed_public.id))
         await self._publish(public)
         self.escalator.wake()
         return public

@@ -89,6 +89,7 @@ class PatrolDispatcher:
         checkpoint_actions: Sequence[str] = ("capturePhoto",),
         on_visit: Callable[[Visit], None] | None = None,
         on_incident_report: Callable[[IncidentReport], None] | None = None,
+        on_incident_arrival: Callable[[Incident, str, float], None] | None = None,
         stall_s: float = STALL_S,
     ) -> None:
         if base_ahead < 1 or horizon < 0:
@@ -108,6 +109,7 @@ class PatrolDispatcher:
         self.stall_s = stall_s
         self._checkpoints = {c.node for c in planner.checkpoints}
         self._on_report = on_incident_report
+        self._on_arrival = on_incident_arrival
         self._robots: dict[str, _Robot] = {}
         self._charger_use: dict[Node, str] = {}
         self.patrolling = False
@@ -266,8 +268,29 @@ class PatrolDispatcher:
         if was is Mode.INCIDENT and r.job is not None:
             job = r.job
             r.job = None
-            self._report(job, r, ok=False, now=now, states={})
-            self.dispatch_incident(job.incident, now)
+            # another capable robot goes in its place; the report names it
+            choice = self.dispatch_incident(job.incident, now)
+            self._report(job, r, ok=False, now=now, states={}, outcome="offline",
+                         next_robot=choice.robot_id if choice is not None else None)
+
+    def recall_incident(self, incident_id: str, now: float) -> str | None:
+        """The incident closed (its alarms cleared): the robot still on its way or on the scene is sent
+        `cancelOrder` and rejoins the patrol where it stops. Its id, or None when no robot is on it."""
+        r = next((r for r in self._robots.values()
+                  if r.mode is Mode.INCIDENT and r.job is not None and r.job.incident.incident_id == incident_id),
+                 None)
+        if r is None or r.job is None:
+            return None
+        job, r.job = r.job, None
+        states = {job.action_ids[a]: s for a, s in (r.status.action_states.items() if r.status else ())
+                  if a in job.action_ids}
+        self._instant(r, "cancelOrder", now)
+        # it stops where it is (mid-edge perhaps): its own reports are the books until it stands, then it
+        # joins the patrol at the node it last passed
+        r.mode = Mode.IDLE
+        r.resync = True
+        self._report(job, r, ok=False, now=now, states=states, outcome="recalled")
+        return r.info.robot_id
 
     def tick(self, now: float) -> None:
         """Release held bases whose wait is over; call every second or so."""
@@ -490,6 +513,8 @@ class PatrolDispatcher:
             return
         if job.t_arrived is None and st.last_node == job.incident.node and not r.stream.released:
             job.t_arrived = now
+            if self._on_arrival is not None:
+                self._on_arrival(job.incident, r.info.robot_id, now)
             if job.on_arrival:
                 self.sink.send_instant_actions(r.info.robot_id, build_instant_actions(
                     r.info.vda, job.on_arrival, timestamp=utc_now_from(now), robot_version=r.info.version))
@@ -497,16 +522,18 @@ class PatrolDispatcher:
         states = {job.action_ids[a]: s for a, s in st.action_states.items() if a in job.action_ids}
         if len(states) == len(job.action_ids) and all(s in TERMINAL for s in states.values()):
             r.job = None
-            self._report(job, r, ok=all(s == "FINISHED" for s in states.values()), now=now, states=states)
+            ok = all(s == "FINISHED" for s in states.values())
+            self._report(job, r, ok=ok, now=now, states=states, outcome="done" if ok else "failed")
             r.mode = Mode.IDLE
             if self.patrolling and st.last_node is not None and not r.stream.released:
                 self._join(r, st.last_node, now)
 
-    def _report(self, job: _IncidentJob, r: _Robot, ok: bool, now: float, states: dict[str, str]) -> None:
-        report = IncidentReport(
-            job.incident.incident_id, r.info.robot_id, ok, job.t_assigned, job.t_arrived, now, states
-        )
-        log.info("incident %s handled by %s: ok=%s", report.incident_id, report.robot_id, ok)
+    def _report(self, job: _IncidentJob, r: _Robot, ok: bool, now: float, states: dict[str, str],
+                outcome: str, next_robot: str | None = None) -> None:
+        report = IncidentReport(job.incident.incident_id, r.info.robot_id, ok, job.t_assigned, job.t_arrived,
+                                now, states, outcome, next_robot, {t: a for a, t in job.action_ids.items()})
+        log.info("incident %s: %s %s%s", report.incident_id, report.robot_id, outcome,
+                 f", {next_robot} sent instead" if next_robot else "")
         if self._on_report is not None:
             self._on_report(report)
 

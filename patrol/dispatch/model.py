@@ -107,6 +107,14 @@ class IncidentReport:
     t_done: float
     actions: Mapping[str, str]
     """actionType -> final actionStatus."""
+    outcome: str = "done"
+    """done (every action finished), failed (an action failed), offline (the robot was lost on the way or on
+    the scene) or recalled (the incident closed before the robot was through)."""
+    next_robot: str | None = None
+    """The robot sent in its place (after `offline`), if any was available."""
+    action_ids: Mapping[str, str] = field(default_factory=dict)
+    """actionType -> actionId of the incident's actions (their results, e.g. the photo's URL, are in the
+    robot's state)."""
 
 
 @dataclass(frozen=True)

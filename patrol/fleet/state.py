@@ -58,6 +58,7 @@ class RobotLive:
     """The state's nodeStates as (nodeId, sequenceId, released), in sequence order: the robot's own view of
     its order, which the dispatcher resynchronises from after a link or broker outage."""
     action_states: tuple[tuple[str, str, str], ...] = ()  # (action id, type, status)
+    action_results: tuple[tuple[str, str], ...] = ()  # (action id, resultDescription), e.g. a photo's URL
     errors: tuple[tuple[str, str, str], ...] = ()  # (type, level, description)
     last_seen: float = 0.0
     state_timestamp: str | None = None
@@ -69,7 +70,9 @@ class RobotLive:
         d.pop("factsheet", None)
         d.pop("order_nodes", None)  # node_ids_ahead is the public view
         d["kind"] = self.kind.value
-        d["action_states"] = [{"action_id": a, "action_type": t, "status": s} for a, t, s in self.action_states]
+        results = dict(d.pop("action_results"))
+        d["action_states"] = [{"action_id": a, "action_type": t, "status": s, "result": results.get(a)}
+                              for a, t, s in self.action_states]
         d["errors"] = [{"type": t, "level": lv, "description": ds} for t, lv, ds in self.errors]
         d["node_ids_ahead"] = list(self.node_ids_ahead)
         return d
@@ -232,7 +235,8 @@ class FleetState:
             order_update_id=st.order_update_id, last_node_id=st.last_node_id,
             last_node_sequence_id=st.last_node_sequence_id, node_ids_ahead=st.node_ids_ahead,
             order_nodes=st.node_states,
-            action_states=st.action_states, errors=st.errors, last_seen=self.clock(),
+            action_states=st.action_states, action_results=st.action_results, errors=st.errors,
+            last_seen=self.clock(),
             state_timestamp=st.timestamp, camera_url=st.camera_url or before.camera_url,
         ))
 

@@ -73,6 +73,11 @@ class StateSummary(NamedTuple):
     action_states: tuple[tuple[str, str, str], ...]  # (actionId, actionType or "", actionStatus)
     errors: tuple[tuple[str, str, str], ...]  # (errorType, errorLevel, errorDescription or "")
     camera_url: str | None  # from information of infoType cameraStream
+    action_results: tuple[tuple[str, str], ...] = ()
+    """(actionId, resultDescription) of the actions that report a result (e.g. a photo's URL)."""
+
+
+RESULT_MAX = 500
 
 
 CAMERA_SCHEMES = ("http://", "https://", "rtsp://")
@@ -107,6 +112,8 @@ def summarize(st: State) -> StateSummary:
         tuple((a.action_id, a.action_type or "", a.action_status._value_) for a in actions) if actions else (),
         tuple((e.error_type, e.error_level._value_, e.error_description or "") for e in errors) if errors else (),
         camera_url((i.info_type, i.info_description) for i in infos) if infos else None,
+        tuple((a.action_id, a.result_description[:RESULT_MAX]) for a in actions if a.result_description)
+        if actions else (),
     )
 
 
@@ -279,17 +286,21 @@ def _check_edges(v: Any) -> None:
     return None
 
 
-def _action_states(v: Any) -> tuple[tuple[str, str, str], ...]:
+def _action_states(v: Any) -> tuple[tuple[tuple[str, str, str], ...], tuple[tuple[str, str], ...]]:
+    """(actionId, actionType, actionStatus) of every action; (actionId, resultDescription) where one is given."""
     out = []
+    results = []
     for a in _list(v):
         a = _obj(a, _ACTION)
         action_id = _str(a["actionId"])
         status = _enum(a["actionStatus"], _ACTION_STATUS)
         action_type = _opt_str(a.get("actionType"))
         _opt_str(a.get("actionDescription"))
-        _opt_str(a.get("resultDescription"))
+        result = _opt_str(a.get("resultDescription"))
         out.append((action_id, action_type or "", status))
-    return tuple(out)
+        if result:
+            results.append((action_id, result[:RESULT_MAX]))
+    return tuple(out), tuple(results)
 
 
 def _errors(v: Any) -> tuple[tuple[str, str, str], ...]:
@@ -366,13 +377,14 @@ def decode_state(payload: bytes | str) -> StateSummary | None:
         _check_edges(d["edgeStates"])
         _check_rest(d)
         nodes = _node_states(d["nodeStates"])
+        actions, results = _action_states(d["actionStates"])
         return StateSummary(
             _str(d["version"]), _str(d["manufacturer"]), _str(d["serialNumber"]), timestamp,
             _position(d.get("agvPosition")), battery_charge, charging, _bool(d["driving"]),
             bool(_opt_bool(d.get("paused"))), e_stop, _enum(d["operatingMode"], _OPERATING_MODE),
             _str(d["orderId"]), _int(d["orderUpdateId"]), _str(d["lastNodeId"]), _int(d["lastNodeSequenceId"]),
-            tuple(n[0] for n in nodes), nodes, _action_states(d["actionStates"]), _errors(d["errors"]),
-            _camera_from_information(d.get("information")),
+            tuple(n[0] for n in nodes), nodes, actions, _errors(d["errors"]),
+            _camera_from_information(d.get("information")), results,
         )
     except _Unsure:
         # One shared instance (a raise allocates nothing), but every raise links its frames onto the

@@ -34,14 +34,19 @@ OFFICE_POINT = (10.0, 47.0)  # inside zone tz_office of the test park
 
 @dataclass
 class FakeDispatch:
-    """Records dispatch requests; answers with `robot` (None: no robot available)."""
+    """Records dispatch requests and recalls; answers with `robot` (None: no robot available)."""
 
     robot: str | None = "dog-1"
     calls: list[tuple[int, float, float, str | None, str]] = field(default_factory=list)
+    recalls: list[int] = field(default_factory=list)
 
     async def request_dispatch(self, incident_id: int, x: float, y: float, zone: str | None,
                                severity: str) -> str | None:
         self.calls.append((incident_id, x, y, zone, severity))
+        return self.robot
+
+    async def recall(self, incident_id: int) -> str | None:
+        self.recalls.append(incident_id)
         return self.robot
 
 

@@ -154,6 +154,45 @@ async def test_robot_arrival_and_photo_on_timeline(harness: Harness) -> None:
     assert closed.status == "closed" and closed.timeline[-1].kind == "closed"
 
 
+async def test_robot_reports_follow_the_incident_and_closing_it_recalls_the_robot(harness: Harness) -> None:
+    alarm = await harness.alarms.signal(door())
+    assert alarm.incident_id is not None
+    await harness.alarms.drain()
+    iid = alarm.incident_id
+    # dog-1 is lost on its way; the dispatcher sent dog-2 instead
+    await harness.alarms.robot_report(iid, "dog-1", "offline", {}, arrived_s=None, on_task_s=12.0,
+                                      next_robot="dog-2")
+    incident = await harness.alarms.get_incident(iid)
+    assert incident.robot_id == "dog-2"
+    assert [(e.kind, e.detail.get("robot")) for e in incident.timeline][-2:] == [
+        ("robot_report", "dog-1"), ("robot_dispatched", "dog-2")]
+    assert incident.timeline[-2].detail["outcome"] == "offline"
+    # a report from a robot the incident no longer counts on changes nothing but the timeline
+    await harness.alarms.robot_report(iid, "dog-1", "offline", {}, arrived_s=None, on_task_s=13.0)
+    assert (await harness.alarms.get_incident(iid)).robot_id == "dog-2"
+    # dog-2 is lost too and nobody is left: the next alarm in the incident asks again
+    await harness.alarms.robot_report(iid, "dog-2", "offline", {}, arrived_s=None, on_task_s=30.0)
+    incident = await harness.alarms.get_incident(iid)
+    assert incident.robot_id is None and incident.timeline[-1].kind == "dispatch_failed"
+    await harness.alarms.signal(door("sensor_trip", "sensor:door_tp_lab_2"))
+    await harness.alarms.drain()
+    assert len(harness.dispatch.calls) == 2
+    incident = await harness.alarms.get_incident(iid)
+    assert incident.robot_id == "dog-1"
+    # the operator clears every alarm: the incident closes and its robot is recalled, once
+    for a in incident.alarms:
+        await harness.alarms.clear(a.id, OPERATOR)
+    await harness.alarms.drain()
+    assert harness.dispatch.recalls == [iid]
+    await harness.alarms.robot_report(iid, "dog-1", "recalled", {"scanArea": "FAILED"}, arrived_s=None,
+                                      on_task_s=40.0)
+    closed = await harness.alarms.get_incident(iid)
+    assert closed.status == "closed" and closed.robot_id == "dog-1"
+    assert closed.timeline[-1].kind == "robot_report" and closed.timeline[-1].detail["outcome"] == "recalled"
+    audit = [e.action for e in await harness.audit.entries(target=f"incident:{iid}")]
+    assert "incident.recall" in audit and "incident.robot_report" in audit
+
+
 async def test_arming_schedule_and_persistent_override(database: str) -> None:
     clock = SimClock(DAYTIME)
     h = await make_harness(database, clock)

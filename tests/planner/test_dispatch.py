@@ -203,6 +203,51 @@ def test_incident_at_the_robots_unreached_base_end_scans_there_then_rejoins_with
     assert max(late) <= LOOP / 2 * 1.05
 
 
+def test_a_closed_incident_recalls_its_robot_which_stops_and_rejoins_the_patrol() -> None:
+    w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0), "third": (17, 100.0)})
+    w.run(400.0)
+    choice = w.disp.dispatch_incident(Incident("inc-3", 0, "false alarm"), w.t)
+    assert choice is not None
+    chosen = choice.robot_id
+    w.run(w.t + 3.0)  # on its way
+    assert w.disp.recall_incident("inc-3", w.t) == chosen
+    assert w.disp.recall_incident("inc-3", w.t) is None, "recalled once"
+    sent = [a.action_type for rid, m in w.fleet.instant if rid == chosen for a in m.actions]
+    assert sent == ["cancelOrder"]
+    assert [(r.incident_id, r.robot_id, r.ok, r.outcome) for r in w.reports] == [("inc-3", chosen, False, "recalled")]
+    w.run(w.t + 30.0)  # run() fails on any order the robot refuses
+    assert w.disp.mode(chosen) is Mode.PATROL
+    assert w.disp.plan is not None and len(w.disp.plan.assignments) == 3
+    # it never ran the incident's scan or photo
+    incident_order = next(o for rid, o in w.fleet.orders if rid == chosen and o.order_id.startswith("incident"))
+    looks = [a.action_id for n in incident_order.nodes for a in n.actions]
+    assert looks and not [a for a in looks if w.fleet.robots[chosen].action_states.get(a) == "FINISHED"]
+    w.run(w.t + 900.0)
+    late = w.intervals(since=w.t - 400.0)
+    assert max(late) <= w.disp.plan.predicted_worst_s * 1.1
+
+
+def test_a_robot_lost_on_its_way_to_an_incident_is_replaced_by_the_next_fastest() -> None:
+    w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0), "third": (17, 100.0)})
+    w.run(400.0)
+    choice = w.disp.dispatch_incident(Incident("inc-4", 0, "smoke"), w.t)
+    assert choice is not None
+    lost = choice.robot_id
+    w.run(w.t + 3.0)
+    w.fleet.robots[lost].online = False
+    w.offline.add(lost)
+    w.disp.offline(lost, w.t)
+    assert len(w.reports) == 1
+    gone = w.reports[0]
+    assert (gone.robot_id, gone.ok, gone.outcome) == (lost, False, "offline")
+    assert gone.next_robot is not None and gone.next_robot != lost
+    assert w.disp.mode(gone.next_robot) is Mode.INCIDENT
+    w.run(w.t + 300.0)
+    done = w.reports[1]
+    assert (done.incident_id, done.robot_id, done.ok, done.outcome) == ("inc-4", gone.next_robot, True, "done")
+    assert w.disp.mode(gone.next_robot) is Mode.PATROL
+
+
 def test_incident_robot_is_the_one_with_the_lowest_route_time() -> None:
     w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0)}, start=False)
     choice = w.disp.dispatch_incident(Incident("inc-1", 0), 0.0)

@@ -20,6 +20,7 @@ from patrol.broker import BrokerEndpoint
 from patrol.dispatch.model import Mode
 from patrol.fleet.state import RobotChange
 from patrol.patrolling import PatrolService
+from patrol.roles import Role
 from simulator.clocks import ScaledClock
 from simulator.mqtt import BrokerSpec
 from simulator.runner import RobotSpec, Simulation
@@ -116,6 +117,38 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
             raise AssertionError(f"order errors after the rejoin: {sorted(refused)}") from None
         assert not refused, sorted(refused)
         assert set(DOGS) <= {a.robot_id for a in patrol.dispatcher.plan.assignments}
+        # the incident's timeline tells the story: sent, arrived, reported, with the photo it took
+        await alarms.drain()
+        story = (await alarms.get_incident(int(report.incident_id))).timeline
+        kinds = [e.kind for e in story]
+        assert [k for k in kinds if k.startswith("robot_")] == [
+            "robot_dispatched", "robot_arrived", "robot_report", "robot_photo"], kinds
+        told = next(e.detail for e in story if e.kind == "robot_report")
+        assert told["robot"] == sent and told["outcome"] == "done" and told["arrived_after_s"] is not None
+        assert next(e.detail for e in story if e.kind == "robot_photo")["photo"]
+
+        # a false alarm cleared while the robot is on its way: the incident closes and the robot comes back
+        reports_before = len(patrol.reports)
+        far = rt.park.waypoints["w1"]
+        alarm = await alarms.signal(AlarmSignal("test:smoke-w1", AlarmType.SMOKE, "sensor_trip",
+                                                position=(far.x, far.y), message="smoke at w1"))
+        await _until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the second incident")
+        recalled = next(r for r, m in modes().items() if m is Mode.INCIDENT)
+        operator = await svc.login_as(Role.OPERATOR)
+        r = await svc.client.post(f"/api/alarms/{alarm.id}/clear", headers=operator, json={"note": "steam, no fire"})
+        assert r.status_code == 200, r.text
+        await _until(lambda: len(patrol.reports) > reports_before, "the recalled dog's report")
+        back = patrol.reports[-1]
+        assert (back.robot_id, back.outcome) == (recalled, "recalled"), back
+        assert back.actions.get("scanArea") != "FINISHED"
+        await _until(lambda: modes().get(recalled) is Mode.PATROL, "the recalled dog back on patrol")
+        visits_back = patrol.visits
+        await _until(lambda: patrol.visits >= visits_back + 6 and rt.fleet.robots[recalled].order_id.startswith(
+            "patrol-"), "the recalled dog patrolling", within=30.0)
+        await alarms.drain()
+        closed = await alarms.get_incident(alarm.incident_id)
+        assert closed.status == "closed" and closed.timeline[-1].kind == "robot_report", closed.timeline
+        assert not refused, sorted(refused)
 
         # a dog whose link is cut: offline by its last will, the others take over its share
         visits_before = patrol.visits

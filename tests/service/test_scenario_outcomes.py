@@ -346,3 +346,12 @@ async def test_fall_near_the_canteen_sends_a_robot(tmp_path: Path, private_broke
         assert r.status_code == 200, r.text
         r = await svc.client.get(f"/api/incidents/{incident.id}", headers=operator)
         assert r.status_code == 200 and r.json()["status"] == "closed", r.text
+        # ... and the dog still on its way is called back to patrol (or, had it finished, reported done)
+        patrol = svc.runtime.extras["patrol"]
+        until = clock.now() + 60.0
+        for _ in range(10_000):
+            if clock.now() > until or [x for x in patrol.reports if x.incident_id == str(incident.id)]:
+                break
+            await asyncio.sleep(0.25)
+        told = [(x.robot_id, x.outcome) for x in patrol.reports if x.incident_id == str(incident.id)]
+        assert told in ([(incident.robot_id, "recalled")], [(incident.robot_id, "done")]), told
