@@ -22,6 +22,7 @@ from sqlalchemy import JSON, DateTime, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maps import Park, WeeklySchedule
+from patrol.alarms.photos import IncidentPhotos, PhotoError
 from patrol.api.deps import ClientAddr, DbId, SupervisorUser, ViewerUser, field_error, state_item
 from patrol.dispatch.dispatcher import PatrolDispatcher
 from patrol.dispatch.model import Incident, IncidentReport, RobotInfo, RobotStatus
@@ -238,16 +239,32 @@ class PatrolService:
             return
         incident_id = int(report.incident_id)
         arrived = None if report.t_arrived is None else report.t_arrived - report.t_assigned
+        live = self.rt.fleet.robots.get(report.robot_id)
+        answered = dict(live.action_results) if live is not None else {}
+        results = {kind: answered[aid] for kind, aid in report.action_ids.items() if aid in answered}
         alarms.background(alarms.robot_report(incident_id, report.robot_id, report.outcome, report.actions,
                                               arrived_s=arrived, on_task_s=report.t_done - report.t_assigned,
-                                              next_robot=report.next_robot),
+                                              next_robot=report.next_robot, results=results),
                           f"report of {report.robot_id} on incident {incident_id}")
         photo_id = report.action_ids.get("capturePhoto")
-        live = self.rt.fleet.robots.get(report.robot_id)
-        photo = dict(live.action_results).get(photo_id) if live is not None and photo_id is not None else None
-        if photo is not None and report.actions.get("capturePhoto") == "FINISHED":
-            alarms.background(alarms.robot_photo(incident_id, report.robot_id, photo, {"action_id": photo_id}),
+        url = answered.get(photo_id) if photo_id is not None else None
+        photos = self.rt.extras.get("incident_photos")
+        if url and photo_id and live is not None and photos is not None \
+                and report.actions.get("capturePhoto") == "FINISHED":
+            alarms.background(self._keep_photo(alarms, photos, incident_id, report.robot_id, photo_id, url,
+                                               live.camera_url),
                               f"photo of {report.robot_id} on incident {incident_id}")
+
+    @staticmethod
+    async def _keep_photo(alarms: Any, photos: IncidentPhotos, incident_id: int, robot_id: str, action_id: str,
+                          url: str, camera_url: str | None) -> None:
+        """Copy the robot's photo into the incident's store and put it on the timeline."""
+        try:
+            path = await photos.fetch(incident_id, action_id, url, camera_url)
+        except PhotoError as exc:
+            log.warning("incident %d: photo of %s not kept: %s", incident_id, robot_id, exc)
+            return
+        await alarms.robot_photo(incident_id, robot_id, path, {"action_id": action_id, "source": url})
 
     def _on_arrival(self, incident: Incident, robot_id: str, now: float) -> None:
         alarms = self.rt.extras.get("alarms")

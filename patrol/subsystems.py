@@ -144,6 +144,7 @@ def alarms_subsystem() -> Subsystem:
 
     async def setup(rt: Runtime, stack: AsyncExitStack) -> list[Loop]:
         from patrol.alarms.live import LiveEvent
+        from patrol.alarms.photos import IncidentPhotos
         from patrol.alarms.service import AlarmService
         from patrol.audit import AuditLog
         from patrol.sensors.service import SUBSCRIPTIONS, SensorService
@@ -194,7 +195,8 @@ def alarms_subsystem() -> Subsystem:
         rt.bus.subscribe(topics.ZIGBEE_FILTER, feed.on_sensor, 0)
         rt.bus.subscribe(topics.VISION_EVENTS, feed.on_vision, 0)
         rt.extras["snapshot_parts"]["sensors"] = feed.snapshot
-        rt.extras.update(alarms=alarms, sensors=sensors, audit=audit, dispatch_bridge=bridge)
+        rt.extras.update(alarms=alarms, sensors=sensors, audit=audit, dispatch_bridge=bridge,
+                         incident_photos=IncidentPhotos(rt.settings.data_dir / "incident-photos"))
         return [alarms.run, sensors.run, condition_loop]
 
     return Subsystem("alarms", setup)

@@ -7,15 +7,18 @@ Handlers translate HTTP to service calls; the rules live in `AlarmService`, `Zon
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from patrol.alarms.arming import UnknownZoneError
 from patrol.alarms.model import Actor, AlarmStatus, AlarmType, ArmingMode, IncidentStatus, Severity
+from patrol.alarms.photos import NAME as PHOTO_NAME
+from patrol.alarms.photos import IncidentPhotos, PhotoError
 from patrol.alarms.schemas import AlarmDetailPublic, AlarmPublic, IncidentDetailPublic, IncidentPublic, ZoneArmingPublic
 from patrol.alarms.service import AlarmFilter, AlarmNotFoundError, AlarmService, AlarmStateError, IncidentNotFoundError
 from patrol.api.deps import ClientAddr, DbId, OperatorUser, SupervisorUser, ViewerUser, field_error, state_item
@@ -161,6 +164,18 @@ def make_router() -> APIRouter:
             return await alarms.get_incident(incident_id)
         except IncidentNotFoundError as exc:
             raise _not_found(exc) from exc
+
+    @router.get("/incidents/{incident_id}/photos/{action_id}.jpg", tags=["incidents"], response_class=Response,
+                responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+    async def incident_photo(incident_id: DbId, action_id: str, request: Request, user: ViewerUser) -> Response:
+        if not PHOTO_NAME.fullmatch(action_id):
+            raise field_error("path", "action_id", "1-128 of A-Z a-z 0-9 _ . : -")
+        photos: IncidentPhotos = state_item(request, "incident_photos", IncidentPhotos)
+        try:
+            jpeg = await asyncio.to_thread(photos.get, incident_id, action_id)
+        except PhotoError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"action_id: {exc}") from exc
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
     # -- zone arming -----------------------------------------------------------------------------
     @router.get("/zones/arming", tags=["arming"])

@@ -345,13 +345,15 @@ class AlarmService:
             await self.audit.system("incident.recall", f"incident:{incident_id}", {"robot": robot})
 
     async def robot_report(self, incident_id: int, robot: str, outcome: str, actions: Mapping[str, str], *,
-                           arrived_s: float | None, on_task_s: float, next_robot: str | None = None) -> None:
+                           arrived_s: float | None, on_task_s: float, next_robot: str | None = None,
+                           results: Mapping[str, str] | None = None) -> None:
         """The dispatcher's word on the robot sent to an incident: `outcome` done / failed (its scan or photo
         failed) / offline (lost on the way; `next_robot` was sent instead, if any) / recalled (the incident
-        closed first), into the incident's timeline; the robot and dispatch state of an open incident
-        follow it."""
+        closed first), into the incident's timeline with what its actions answered (`results`, e.g. the
+        photo's URL on the robot); the robot and dispatch state of an open incident follow it."""
         now = self._now()
         detail: dict[str, Any] = {"robot": robot, "outcome": outcome, "actions": dict(actions),
+                                  "results": dict(results or {}),
                                   "arrived_after_s": None if arrived_s is None else round(arrived_s, 1),
                                   "on_task_s": round(on_task_s, 1)}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from maps import load_park, test_park_path
 from patrol.alarms.model import AlarmSignal, AlarmType
-from patrol.broker import BrokerEndpoint
+from patrol.broker import BrokerEndpoint, free_port
 from patrol.dispatch.model import Mode
 from patrol.fleet.state import RobotChange
 from patrol.patrolling import PatrolService
@@ -49,7 +49,7 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
     robots = [RobotSpec(s, "patrol_dog", charge=95.0) for s in DOGS] + [RobotSpec("dog-04", "patrol_dog", charge=16.0)]
     async with running_service(settings, clock=clock) as svc, Simulation(
             load_park(park_file), BrokerSpec(broker.host, broker.port), clock=clock, robots=robots,
-            camera_port=None, state_interval=2.0, interface=iface) as sim:
+            camera_port=free_port(), state_interval=2.0, interface=iface) as sim:
         rt = svc.runtime
         patrol = rt.extras["patrol"]
         assert isinstance(patrol, PatrolService)
@@ -125,7 +125,11 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
             "robot_dispatched", "robot_arrived", "robot_report", "robot_photo"], kinds
         told = next(e.detail for e in story if e.kind == "robot_report")
         assert told["robot"] == sent and told["outcome"] == "done" and told["arrived_after_s"] is not None
-        assert next(e.detail for e in story if e.kind == "robot_photo")["photo"]
+        photo = next(e.detail for e in story if e.kind == "robot_photo")
+        assert photo["source"] == told["results"]["capturePhoto"], (photo, told)  # the URL on the dog's camera
+        viewer = await svc.login_as(Role.VIEWER)
+        r = await svc.client.get(photo["photo"], headers=viewer)  # kept by the service, served from its origin
+        assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff", r.text[:200]
 
         # a false alarm cleared while the robot is on its way: the incident closes and the robot comes back
         reports_before = len(patrol.reports)
