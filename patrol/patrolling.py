@@ -157,6 +157,13 @@ class PatrolService:
         wanted_id = wanted.id if wanted is not None else None
         if wanted_id == self.running_plan and (wanted is None or self.dispatcher is not None):
             return
+        if wanted is not None and self.dispatcher is not None and (set(wanted.robots) or None) == self.allowed:
+            # the same robots on another plan: they re-plan where they are, incidents and charging go on
+            self.dispatcher.switch_plan(self._planner(wanted), now)
+            self.running_plan = wanted.id
+            log.info("patrol plan %d (%s) running (switched over without a stop)", wanted.id, wanted.name)
+            self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
+            return
         if self.dispatcher is not None:
             self.dispatcher.cancel(now)
             self.dispatcher = None
@@ -172,13 +179,17 @@ class PatrolService:
         log.info("patrol plan %d (%s) running", wanted.id, wanted.name)
         self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
 
-    def _build(self, plan: PatrolPlanRow) -> PatrolDispatcher:
+    def _planner(self, plan: PatrolPlanRow) -> Planner:
         cps = self.park.checkpoints
         chosen = [cps[c] for c in plan.checkpoints if c in cps] or list(cps.values())
         graph = self.base.graph
         checkpoints = [Checkpoint(c.waypoint, priority=visits_per_cycle(c.priority),
                                   target_interval_s=c.revisit_s or None) for c in chosen if c.waypoint in graph]
-        planner = Planner(graph, checkpoints or None, speed=1.0) if plan.checkpoints else self.base.planner
+        return Planner(self.base.planner.paths, checkpoints or None, speed=1.0) if plan.checkpoints \
+            else self.base.planner
+
+    def _build(self, plan: PatrolPlanRow) -> PatrolDispatcher:
+        planner = self._planner(plan)
         return PatrolDispatcher(planner, self.geometry, _Sink(self.rt), chargers=self.base.chargers,
                                 on_visit=self._on_visit, on_incident_report=self._on_report,
                                 on_incident_arrival=self._on_arrival)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,12 @@ async def register_robots(database_url: str, robots: list[tuple[str, str, str]])
             await registry.add(manufacturer, serial, RobotKind(kind))
     finally:
         await store.close()
+
+
+async def until(cond: Callable[[], bool], what: str, within: float = 60.0) -> None:
+    """Wait (real seconds) until `cond()` holds; fail naming `what` after `within`."""
+    for _ in range(int(within / 0.1)):
+        if cond():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {what}")

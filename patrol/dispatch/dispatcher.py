@@ -98,7 +98,9 @@ class PatrolDispatcher:
         self.paths = planner.paths
         self.geometry = geometry
         self.sink = sink
+        self.strategy = strategy
         self.runtime = PatrolRuntime(planner, strategy)
+        self._on_visit = on_visit
         self.monitor = IdlenessMonitor(planner.checkpoints, on_visit)
         self.paths.require(chargers)
         self.chargers = list(chargers)
@@ -159,6 +161,28 @@ class PatrolDispatcher:
         plan = self.runtime.start([self._stand_position(r) for r in ready], now)
         for r in ready:
             self._new_patrol_order(r, now)
+        return plan
+
+    def switch_plan(self, planner: Planner, now: float) -> PatrolPlan | None:
+        """Another patrol plan (other checkpoints or weights on the same graph) takes over without a stop:
+        the patrolling robots re-plan from where their released routes end (none is cancelled or turns
+        back), robots on an incident, on their way to a charger or charging go on and join the new plan
+        afterwards, and checkpoints both plans watch keep their idleness."""
+        if set(planner.paths.graph.nodes) != set(self.planner.paths.graph.nodes):
+            raise ValueError("a plan switch keeps the patrol graph; build a new dispatcher for another graph")
+        positions = self._patrol_positions(now)
+        self.planner = planner
+        self.paths = planner.paths
+        self.runtime = PatrolRuntime(planner, self.strategy)
+        monitor = IdlenessMonitor(planner.checkpoints, self._on_visit)
+        monitor.carry_over(self.monitor)
+        self.monitor = monitor
+        self._checkpoints = {c.node for c in planner.checkpoints}
+        self.patrolling = True
+        if not positions:
+            return None
+        plan = self.runtime.start(list(positions.values()), now)
+        self._after_replan(now)
         return plan
 
     def pause(self, now: float) -> None:

@@ -66,6 +66,13 @@ class IdlenessMonitor:
         self._on_visit = on_visit
         self.start = start
 
+    def carry_over(self, old: IdlenessMonitor) -> None:
+        """Take the last visits of the checkpoints this monitor shares with `old` (a plan switch: a
+        checkpoint both plans watch keeps its idleness)."""
+        for node, last in old._last.items():
+            if node in self._target:
+                self._last[node] = last
+
     def visit(self, node: Node, robot_id: str, t: float) -> Visit | None:
         if node not in self._target:
             return None

@@ -16,7 +16,7 @@ from patrol.dispatch.dispatcher import PatrolDispatcher
 from patrol.dispatch.incident import Candidate, choose_robot
 from patrol.dispatch.model import BatteryPolicy, Incident, IncidentReport, Mode, RobotInfo
 from patrol.dispatch.orders import NodeGeometry
-from patrol.planner.model import Strategy
+from patrol.planner.model import Checkpoint, Strategy
 from patrol.planner.paths import ShortestPaths
 from patrol.planner.planner import Planner
 from robots.vda5050.topics import RobotId
@@ -246,6 +246,34 @@ def test_a_robot_lost_on_its_way_to_an_incident_is_replaced_by_the_next_fastest(
     done = w.reports[1]
     assert (done.incident_id, done.robot_id, done.ok, done.outcome) == ("inc-4", gone.next_robot, True, "done")
     assert w.disp.mode(gone.next_robot) is Mode.PATROL
+
+
+def test_a_plan_switch_re_plans_where_the_robots_are_and_the_incident_goes_on() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0), "c": (14, 100.0)})
+    w.run(300.0)
+    choice = w.disp.dispatch_incident(Incident("inc-5", 19, "smoke"), w.t)
+    assert choice is not None
+    busy = choice.robot_id
+    w.run(w.t + 2.0)
+    orders_before = {rid: (r.order_id, r.update_id) for rid, r in w.fleet.robots.items()}
+    idle_before = {c.node: c.idle_s for c in w.disp.idleness(w.t)}
+    # the night plan watches the top two rows only, row 0 twice as often
+    night = Planner(w.disp.planner.paths, [Checkpoint(v, priority=2 if v < 5 else 1) for v in range(10)])
+    plan = w.disp.switch_plan(night, w.t)
+    assert plan is not None and {a.robot_id for a in plan.assignments} == {"a", "b", "c"} - {busy}
+    assert not w.fleet.instant, "nobody is cancelled or paused"
+    assert {c.node for c in w.disp.idleness(w.t)} == set(range(10))
+    assert {c.node: c.idle_s for c in w.disp.idleness(w.t)} == {v: idle_before[v] for v in range(10)}
+    w.run(w.t + 200.0)  # run() fails on any order the robots refuse
+    for rid, (order_id, update_id) in orders_before.items():
+        if rid != busy:  # the patrollers' orders were extended (stitched), not replaced
+            assert w.fleet.robots[rid].order_id == order_id and w.fleet.robots[rid].update_id > update_id
+    assert [(r.incident_id, r.robot_id, r.outcome) for r in w.reports] == [("inc-5", busy, "done")]
+    assert w.disp.mode(busy) is Mode.PATROL and len(w.disp.plan.assignments) == 3
+    w.run(w.t + 1200.0)
+    late = [(n, iv) for t, iv, n in w.disp.monitor.intervals() if t > w.t - 600.0]
+    assert {n for n, _ in late} == set(range(10)), "only the night plan's checkpoints are watched"
+    assert max(iv for _, iv in late) <= w.disp.plan.predicted_worst_s * 1.1
 
 
 def test_incident_robot_is_the_one_with_the_lowest_route_time() -> None:

@@ -9,9 +9,7 @@ over its share. No order may be refused by an agent along the way.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Callable
 from pathlib import Path
 
 from maps import load_park, test_park_path
@@ -24,17 +22,9 @@ from patrol.roles import Role
 from simulator.clocks import ScaledClock
 from simulator.mqtt import BrokerSpec
 from simulator.runner import RobotSpec, Simulation
-from tests.support import register_robots, running_service, service_settings
+from tests.support import register_robots, running_service, service_settings, until
 
 DOGS = ("dog-01", "dog-02", "dog-03")
-
-
-async def _until(cond: Callable[[], bool], what: str, within: float = 60.0) -> None:
-    for _ in range(int(within / 0.1)):
-        if cond():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broker: BrokerEndpoint,
@@ -64,10 +54,10 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
                     continue
             return out
 
-        await _until(lambda: all(modes().get(d) is Mode.PATROL for d in DOGS), "three dogs patrolling")
-        await _until(lambda: modes().get("dog-04") in (Mode.TO_CHARGER, Mode.CHARGING),
+        await until(lambda: all(modes().get(d) is Mode.PATROL for d in DOGS), "three dogs patrolling")
+        await until(lambda: modes().get("dog-04") in (Mode.TO_CHARGER, Mode.CHARGING),
                      "the low-battery dog sent to the charger")
-        await _until(lambda: all(v["idleness_s"] is not None for v in patrol.idleness().values()),
+        await until(lambda: all(v["idleness_s"] is not None for v in patrol.idleness().values()),
                      "every checkpoint visited")
         assert patrol.dispatcher is not None and patrol.dispatcher.plan is not None
         plan = patrol.dispatcher.plan
@@ -90,7 +80,7 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
         target = rt.park.waypoints["w12"]
         await alarms.signal(AlarmSignal("test:smoke-w12", AlarmType.SMOKE, "sensor_trip",
                                         position=(target.x, target.y), message="smoke at w12"))
-        await _until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the incident")
+        await until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the incident")
         sent = next(r for r, m in modes().items() if m is Mode.INCIDENT)
         others = [d for d in DOGS if d != sent]
         assert all(modes().get(d) is Mode.PATROL for d in others)
@@ -98,7 +88,7 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
         planned = {a.robot_id for a in patrol.dispatcher.plan.assignments}
         assert sent not in planned and set(others) <= planned, "the other dogs close the gap without it"
         try:
-            await _until(lambda: bool(patrol.reports), "the incident report", within=90.0)
+            await until(lambda: bool(patrol.reports), "the incident report", within=90.0)
         except AssertionError:
             live = rt.fleet.robots[sent]
             raise AssertionError(f"{sent}: {live.order_id} last={live.last_node_id} ahead={live.node_ids_ahead} "
@@ -108,10 +98,10 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
         assert report.robot_id == sent and report.ok, report
         assert report.actions.get("scanArea") == "FINISHED" and report.actions.get("capturePhoto") == "FINISHED"
         assert report.t_arrived is not None and report.t_arrived <= report.t_done
-        await _until(lambda: modes().get(sent) is Mode.PATROL, "the dog back on patrol")
+        await until(lambda: modes().get(sent) is Mode.PATROL, "the dog back on patrol")
         visits_rejoin = patrol.visits
         try:  # the rejoin order is accepted: the dog drives it (its patrol order id stays or is updated)
-            await _until(lambda: patrol.visits >= visits_rejoin + 6 and rt.fleet.robots[sent].order_id.startswith(
+            await until(lambda: patrol.visits >= visits_rejoin + 6 and rt.fleet.robots[sent].order_id.startswith(
                 "patrol-") and bool(rt.fleet.robots[sent].node_ids_ahead), "the rejoined dog patrolling", within=30.0)
         except AssertionError:
             raise AssertionError(f"order errors after the rejoin: {sorted(refused)}") from None
@@ -136,18 +126,18 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
         far = rt.park.waypoints["w1"]
         alarm = await alarms.signal(AlarmSignal("test:smoke-w1", AlarmType.SMOKE, "sensor_trip",
                                                 position=(far.x, far.y), message="smoke at w1"))
-        await _until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the second incident")
+        await until(lambda: Mode.INCIDENT in modes().values(), "a dog sent to the second incident")
         recalled = next(r for r, m in modes().items() if m is Mode.INCIDENT)
         operator = await svc.login_as(Role.OPERATOR)
         r = await svc.client.post(f"/api/alarms/{alarm.id}/clear", headers=operator, json={"note": "steam, no fire"})
         assert r.status_code == 200, r.text
-        await _until(lambda: len(patrol.reports) > reports_before, "the recalled dog's report")
+        await until(lambda: len(patrol.reports) > reports_before, "the recalled dog's report")
         back = patrol.reports[-1]
         assert (back.robot_id, back.outcome) == (recalled, "recalled"), back
         assert back.actions.get("scanArea") != "FINISHED"
-        await _until(lambda: modes().get(recalled) is Mode.PATROL, "the recalled dog back on patrol")
+        await until(lambda: modes().get(recalled) is Mode.PATROL, "the recalled dog back on patrol")
         visits_back = patrol.visits
-        await _until(lambda: patrol.visits >= visits_back + 6 and rt.fleet.robots[recalled].order_id.startswith(
+        await until(lambda: patrol.visits >= visits_back + 6 and rt.fleet.robots[recalled].order_id.startswith(
             "patrol-"), "the recalled dog patrolling", within=30.0)
         await alarms.drain()
         closed = await alarms.get_incident(alarm.incident_id)
@@ -157,12 +147,12 @@ async def test_patrol_incident_battery_and_dropout(tmp_path: Path, private_broke
         # a dog whose link is cut: offline by its last will, the others take over its share
         visits_before = patrol.visits
         sim.disconnect_robot("dog-01")
-        await _until(lambda: modes().get("dog-01") is Mode.OFFLINE, "dog-01 offline by last will")
+        await until(lambda: modes().get("dog-01") is Mode.OFFLINE, "dog-01 offline by last will")
         assert not rt.fleet.robots["dog-01"].online
-        await _until(lambda: sum(1 for d in DOGS[1:] if modes().get(d) is Mode.PATROL) == 2,
+        await until(lambda: sum(1 for d in DOGS[1:] if modes().get(d) is Mode.PATROL) == 2,
                      "the other two patrolling")
         try:
-            await _until(lambda: patrol.visits >= visits_before + 4, "patrol visits going on without dog-01")
+            await until(lambda: patrol.visits >= visits_before + 4, "patrol visits going on without dog-01")
         except AssertionError:
             info = {d: (modes().get(d), rt.fleet.robots[d].order_id, rt.fleet.robots[d].last_node_id,
                         rt.fleet.robots[d].node_ids_ahead, rt.fleet.robots[d].errors) for d in DOGS}

@@ -1,0 +1,102 @@
+"""Patrol plans through the API against the running service and simulated dogs (real MQTT, simulated clock):
+roles and field errors, a plan taking over without stopping the dogs, editing it, and stopping it."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from maps import load_park, test_park_path
+from patrol.broker import BrokerEndpoint
+from patrol.dispatch.model import Mode
+from patrol.fleet.state import RobotChange
+from patrol.patrolling import PatrolService
+from patrol.roles import Role
+from simulator.clocks import ScaledClock
+from simulator.mqtt import BrokerSpec
+from simulator.runner import RobotSpec, Simulation
+from tests.support import register_robots, running_service, service_settings, until
+
+DOGS = ("dog-01", "dog-02", "dog-03")
+
+
+async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
+        tmp_path: Path, private_broker: BrokerEndpoint, database_url: str) -> None:
+    broker = private_broker
+    await register_robots(database_url, [("parkpatrol-sim", s, "patrol_dog") for s in DOGS])
+    iface = f"t{secrets.token_hex(3)}"
+    clock = ScaledClock(speed=8.0)
+    park_file = test_park_path()
+    settings = service_settings(tmp_path, broker, database_url, broker={"vda_interface": iface},
+                                park={"map_file": str(park_file)})
+    async with running_service(settings, clock=clock) as svc, Simulation(
+            load_park(park_file), BrokerSpec(broker.host, broker.port), clock=clock,
+            robots=[RobotSpec(s, "patrol_dog", charge=95.0) for s in DOGS], camera_port=None,
+            state_interval=2.0, interface=iface):
+        rt = svc.runtime
+        patrol = rt.extras["patrol"]
+        assert isinstance(patrol, PatrolService)
+
+        def patrolling() -> bool:
+            d = patrol.dispatcher
+            return d is not None and all(d.mode(r) is Mode.PATROL for r in DOGS if r in rt.fleet.robots)
+
+        await until(lambda: len(rt.fleet.robots) == 3 and patrolling(), "three dogs on the default plan")
+        default_plan = patrol.running_plan
+        refused: set[str] = set()
+
+        def watch(change: RobotChange) -> None:
+            refused.update(f"{change.after.robot_id} {t}: {d}" for t, _, d in change.after.errors
+                           if t in ("orderUpdateError", "validationError", "noOrderToCancel"))
+
+        rt.fleet.listen(watch)
+        night = {"name": "Night: gate and lab", "checkpoints": ["cp_w12", "cp_w4"], "schedule": "24/7", "rank": 10,
+                 "mode": "on"}
+
+        # roles and field errors
+        assert (await svc.client.post("/api/patrol/plans", json=night)).status_code == 401
+        viewer = await svc.login_as(Role.VIEWER)
+        supervisor = await svc.login_as(Role.SUPERVISOR)
+        assert (await svc.client.post("/api/patrol/plans", json=night, headers=viewer)).status_code == 403
+        r = await svc.client.post("/api/patrol/plans", json={**night, "checkpoints": ["cp_nowhere"]},
+                                  headers=supervisor)
+        assert r.status_code == 422 and "checkpoints" in r.text and "cp_nowhere" in r.text, r.text
+        r = await svc.client.post("/api/patrol/plans", json={**night, "schedule": "Mo-Xy 25:00"}, headers=supervisor)
+        assert r.status_code == 422 and "schedule" in r.text, r.text
+        r = await svc.client.post("/api/patrol/plans", json={**night, "fly": True}, headers=supervisor)
+        assert r.status_code == 422 and "fly" in r.text, r.text
+        assert patrol.running_plan == default_plan
+
+        # the night plan takes over: the dogs' orders are extended where they are, none is cancelled
+        orders = {d: rt.fleet.robots[d].order_id for d in DOGS}
+        r = await svc.client.post("/api/patrol/plans", json=night, headers=supervisor)
+        assert r.status_code == 201, r.text
+        plan_id = r.json()["id"]
+        assert patrol.running_plan == plan_id and r.json()["running"]
+        status = (await svc.client.get("/api/patrol/idleness", headers=viewer)).json()
+        assert status["running_plan"] == plan_id and set(status["checkpoints"]) == {"cp_w12", "cp_w4"}
+        visits = patrol.visits
+        await until(lambda: patrol.visits >= visits + 6, "visits on the night plan")
+        assert patrolling() and {d: rt.fleet.robots[d].order_id for d in DOGS} == orders
+        assert not refused, sorted(refused)
+
+        # edited while running: re-planned in place with the new checkpoints
+        r = await svc.client.put(f"/api/patrol/plans/{plan_id}", json={**night, "checkpoints": ["cp_w7"]},
+                                 headers=supervisor)
+        assert r.status_code == 200 and r.json()["checkpoints"] == ["cp_w7"], r.text
+        status = (await svc.client.get("/api/patrol/idleness", headers=viewer)).json()
+        assert status["running_plan"] == plan_id and set(status["checkpoints"]) == {"cp_w7"}
+        await until(lambda: patrol.idleness()["cp_w7"]["idleness_s"] is not None, "cp_w7 visited")
+        assert (await svc.client.put("/api/patrol/plans/99999", json=night, headers=supervisor)).status_code == 404
+
+        # stopped: the default plan runs again, still without a stop
+        r = await svc.client.post(f"/api/patrol/plans/{plan_id}/stop", headers=supervisor)
+        assert r.status_code == 200 and r.json()["mode"] == "off" and not r.json()["running"], r.text
+        assert patrol.running_plan == default_plan
+        visits = patrol.visits
+        await until(lambda: patrol.visits >= visits + 6, "visits on the default plan again")
+        assert patrolling() and {d: rt.fleet.robots[d].order_id for d in DOGS} == orders
+        assert not refused, sorted(refused)
+        audit = rt.extras["audit"]
+        done = [e.action for e in await audit.entries(target=f"plan:{plan_id}")]
+        assert sorted(done) == ["patrol.plan.create", "patrol.plan.stop", "patrol.plan.update"]
