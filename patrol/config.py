@@ -88,6 +88,8 @@ class FleetSettings(Strict):
     offline_after_s: float = Field(10.0, gt=0)
     low_battery_pct: float = Field(20.0, ge=0, le=100)
     max_payload_bytes: int = Field(256 * 1024, ge=1024)
+    visit_retention_days: int = Field(400, ge=1, le=3650,
+                                      description="checkpoint visits older than this are deleted")
 
 
 class VisionSettings(Strict):

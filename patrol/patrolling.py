@@ -8,20 +8,25 @@ dog. A fresh store gets one plan, "all checkpoints, around the clock, any patrol
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
+import functools
 import logging
 import math
+from collections import deque
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, and_, delete, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from maps import Park, WeeklySchedule
+from patrol.alarms.coltypes import UTCDateTime, utc_from_clock
 from patrol.alarms.photos import IncidentPhotos, PhotoError
 from patrol.api.deps import ClientAddr, DbId, SupervisorUser, ViewerUser, field_error, state_item
 from patrol.dispatch.dispatcher import PatrolDispatcher
@@ -64,6 +69,39 @@ class PatrolPlanRow(Base):
     rank: Mapped[int] = mapped_column(Integer, nullable=False, default=100)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+VISITS_BUFFER = 100_000
+"""Visits kept in memory while the store is away (about a day of a large park's patrols)."""
+
+
+class PatrolVisitRow(Base):
+    """A robot passed a checkpoint: the patrol's record of who was where when (`interval_s`: since the
+    checkpoint's previous visit, None for the first one the service saw)."""
+
+    __tablename__ = "patrol_visits"
+    __table_args__ = (Index("ix_patrol_visits_checkpoint_at", "checkpoint", "at"),
+                      Index("ix_patrol_visits_at", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    checkpoint: Mapped[str] = mapped_column(String(64), nullable=False)
+    waypoint: Mapped[str] = mapped_column(String(64), nullable=False)
+    robot_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class VisitPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    checkpoint: str
+    waypoint: str
+    robot_id: str
+    interval_s: float | None
+    plan_id: int | None
 
 
 class PlanIn(BaseModel):
@@ -116,6 +154,10 @@ class PatrolService:
         self.allowed: set[str] | None = None  # the running plan's robots; None: any patrol dog
         self.visits = 0
         self.reports: list[IncidentReport] = []
+        self._reconcile_lock = asyncio.Lock()
+        self._visits_out: deque[dict[str, Any]] = deque(maxlen=VISITS_BUFFER)
+        self.visits_stored = 0
+        self.visits_dropped = 0
         self._by_waypoint = {c.waypoint: cid for cid, c in rt.park.checkpoints.items()}
 
     # -- plans -----------------------------------------------------------------------------------
@@ -150,12 +192,17 @@ class PatrolService:
         except ValueError:
             return False
 
-    async def reconcile(self) -> None:
-        """Run the plan that should run now (or none)."""
+    async def reconcile(self, replan: bool = False) -> None:
+        """Run the plan that should run now (or none); `replan`: plan again even when it is already running
+        (it was edited). One at a time: the loop's and the API's must not interleave."""
+        async with self._reconcile_lock:
+            await self._reconcile(replan)
+
+    async def _reconcile(self, replan: bool) -> None:
         now = self.rt.clock.now()
         wanted = next((p for p in await self.plans() if self._active(p, now)), None)
         wanted_id = wanted.id if wanted is not None else None
-        if wanted_id == self.running_plan and (wanted is None or self.dispatcher is not None):
+        if wanted_id == self.running_plan and (wanted is None or self.dispatcher is not None) and not replan:
             return
         if wanted is not None and self.dispatcher is not None and (set(wanted.robots) or None) == self.allowed:
             # the same robots on another plan: they re-plan where they are, incidents and charging go on
@@ -172,6 +219,10 @@ class PatrolService:
             log.info("no patrol plan is active now")
             return
         self.dispatcher = self._build(wanted)
+        try:
+            await self._seed_idleness(self.dispatcher)
+        except Exception as exc:  # the patrol starts all the same; idleness counts from its first visits
+            log.warning("last stored visits not read (%s); idleness starts afresh", exc)
         self.allowed = set(wanted.robots) or None
         for live in self.rt.fleet.robots.values():
             self._feed(live, now)
@@ -238,6 +289,63 @@ class PatrolService:
 
     def _on_visit(self, visit: Visit) -> None:
         self.visits += 1
+        checkpoint = self._by_waypoint.get(str(visit.node))
+        if checkpoint is None:
+            return
+        if len(self._visits_out) == self._visits_out.maxlen:
+            self.visits_dropped += 1  # the store has been away for long: the oldest unwritten visit goes
+        self._visits_out.append({"at": utc_from_clock(visit.t), "checkpoint": checkpoint, "waypoint": str(visit.node),
+                                 "robot_id": visit.robot_id, "interval_s": visit.interval_s,
+                                 "plan_id": self.running_plan})
+
+    async def _write_visits(self, rows: list[dict[str, Any]]) -> None:
+        async with self.rt.store.sessions.begin() as s:
+            await s.execute(insert(PatrolVisitRow), rows)
+        self.visits_stored += len(rows)
+
+    async def flush_visits(self) -> None:
+        """Store the visits recorded since the last flush (kept by the store's write buffer while the
+        database is away)."""
+        if not self._visits_out:
+            return
+        rows = list(self._visits_out)
+        self._visits_out.clear()
+        await self.rt.store.writes.submit(f"{len(rows)} patrol visits", functools.partial(self._write_visits, rows))
+
+    async def prune_visits(self, now: float) -> int:
+        """Delete visits older than `fleet.visit_retention_days`; how many."""
+        cutoff = utc_from_clock(now - self.rt.settings.fleet.visit_retention_days * 86400.0)
+        async with self.rt.store.sessions.begin() as s:
+            result = await s.execute(delete(PatrolVisitRow).where(PatrolVisitRow.at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _seed_idleness(self, dispatcher: PatrolDispatcher) -> None:
+        """The last stored visit of each checkpoint, so that idleness goes on counting across a restart."""
+        latest = (select(PatrolVisitRow.checkpoint, func.max(PatrolVisitRow.at).label("at"))
+                  .group_by(PatrolVisitRow.checkpoint).subquery())
+        q = select(PatrolVisitRow).join(latest, and_(PatrolVisitRow.checkpoint == latest.c.checkpoint,
+                                                     PatrolVisitRow.at == latest.c.at))
+        async with self.rt.store.sessions() as s:
+            rows = (await s.scalars(q)).all()
+        for row in rows:
+            cp = self.park.checkpoints.get(row.checkpoint)
+            if cp is not None:
+                dispatcher.monitor.seed(cp.waypoint, row.at.timestamp(), row.robot_id)
+
+    async def visits_between(self, *, checkpoint: str | None, robot: str | None, since: datetime | None,
+                             until: datetime | None, limit: int) -> list[PatrolVisitRow]:
+        """Stored visits, newest first."""
+        q = select(PatrolVisitRow).order_by(PatrolVisitRow.at.desc(), PatrolVisitRow.id.desc()).limit(limit)
+        if checkpoint is not None:
+            q = q.where(PatrolVisitRow.checkpoint == checkpoint)
+        if robot is not None:
+            q = q.where(PatrolVisitRow.robot_id == robot)
+        if since is not None:
+            q = q.where(PatrolVisitRow.at >= since)
+        if until is not None:
+            q = q.where(PatrolVisitRow.at <= until)
+        async with self.rt.store.sessions() as s:
+            return list((await s.scalars(q)).all())
 
     def _on_report(self, report: IncidentReport) -> None:
         """The dispatcher's word on an incident robot (done, failed, lost, recalled): kept, and written into
@@ -317,22 +425,35 @@ class PatrolService:
         return out
 
     async def run(self) -> None:
-        last_reconcile = -1e9
-        while True:
-            now = self.rt.clock.now()
-            if now - last_reconcile >= 30.0:
-                last_reconcile = now
+        last_reconcile = last_prune = -1e9
+        try:
+            while True:
+                now = self.rt.clock.now()
+                if now - last_reconcile >= 30.0:
+                    last_reconcile = now
+                    try:
+                        await self.reconcile()
+                    except Exception:
+                        log.exception("patrol plan reconcile failed")
+                if self.dispatcher is not None:
+                    try:
+                        self.dispatcher.tick(now)
+                    except Exception:
+                        log.exception("patrol dispatcher tick failed")
+                    self.rt.live.mark("idleness", "all", self.idleness())
                 try:
-                    await self.reconcile()
+                    await self.flush_visits()
+                    if now - last_prune > 3600.0 and not self.rt.store.writes.degraded:
+                        last_prune = now
+                        await self.prune_visits(now)
+                except asyncio.CancelledError:
+                    raise
                 except Exception:
-                    log.exception("patrol plan reconcile failed")
-            if self.dispatcher is not None:
-                try:
-                    self.dispatcher.tick(now)
-                except Exception:
-                    log.exception("patrol dispatcher tick failed")
-                self.rt.live.mark("idleness", "all", self.idleness())
-            await self.rt.clock.sleep(1.0)
+                    log.exception("storing patrol visits failed; that batch is lost, the patrol goes on")
+                await self.rt.clock.sleep(1.0)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.flush_visits())
 
 
 def patrol_subsystem() -> Subsystem:
@@ -387,7 +508,8 @@ async def create_plan(body: PlanIn, svc: PatrolDep, user: SupervisorUser, client
     return _public(row, svc)
 
 
-async def _set(svc: PatrolService, plan_id: DbId, changes: dict[str, Any], actor: str) -> PatrolPlanRow:
+async def _set(svc: PatrolService, plan_id: DbId, changes: dict[str, Any], actor: str,
+               replan: bool = False) -> PatrolPlanRow:
     async with svc.rt.store.sessions.begin() as s:
         row = await s.get(PatrolPlanRow, plan_id)
         if row is None:
@@ -396,7 +518,7 @@ async def _set(svc: PatrolService, plan_id: DbId, changes: dict[str, Any], actor
             setattr(row, k, v)
         row.updated_at = datetime.now(UTC)
         row.updated_by = actor
-    await svc.reconcile()
+    await svc.reconcile(replan)
     return row
 
 
@@ -406,9 +528,7 @@ async def update_plan(plan_id: DbId, body: PlanIn, svc: PatrolDep, user: Supervi
     svc.validate(body)
     changes = body.model_dump()
     changes["mode"] = body.mode.value
-    if svc.running_plan == plan_id:  # re-plan with the new checkpoints
-        svc.running_plan = -1
-    row = await _set(svc, plan_id, changes, user.username)
+    row = await _set(svc, plan_id, changes, user.username, replan=svc.running_plan == plan_id)
     await _audit(svc, user.username, user.role.value, "patrol.plan.update", f"plan:{plan_id}", body.model_dump(),
                  client)
     return _public(row, svc)
@@ -426,6 +546,21 @@ async def stop_plan(plan_id: DbId, svc: PatrolDep, user: SupervisorUser, client:
     row = await _set(svc, plan_id, {"mode": PlanMode.OFF.value}, user.username)
     await _audit(svc, user.username, user.role.value, "patrol.plan.stop", f"plan:{plan_id}", {}, client)
     return _public(row, svc)
+
+
+@router.get("/visits", response_model=list[VisitPublic], summary="Stored checkpoint visits, newest first")
+async def visits(svc: PatrolDep, user: ViewerUser,
+                 checkpoint: Annotated[str | None, Query(max_length=64)] = None,
+                 robot: Annotated[str | None, Query(max_length=64)] = None,
+                 since: datetime | None = None, until: datetime | None = None,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> list[VisitPublic]:
+    if checkpoint is not None and checkpoint not in svc.park.checkpoints:
+        raise field_error("query", "checkpoint", f"{checkpoint!r} is not a checkpoint of the map")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise field_error("query", name, "give a time zone (e.g. 2026-03-16T22:00:00+08:00)")
+    rows = await svc.visits_between(checkpoint=checkpoint, robot=robot, since=since, until=until, limit=limit)
+    return [VisitPublic.model_validate(r) for r in rows]
 
 
 class PatrolStatus(BaseModel):

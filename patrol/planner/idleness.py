@@ -66,6 +66,12 @@ class IdlenessMonitor:
         self._on_visit = on_visit
         self.start = start
 
+    def seed(self, node: Node, t: float, robot_id: str) -> None:
+        """A visit known from before (e.g. stored before a restart): idleness counts from it, no interval is
+        sampled and `on_visit` is not called."""
+        if node in self._target and (node not in self._last or self._last[node][0] < t):
+            self._last[node] = (t, robot_id)
+
     def carry_over(self, old: IdlenessMonitor) -> None:
         """Take the last visits of the checkpoints this monitor shares with `old` (a plan switch: a
         checkpoint both plans watch keeps its idleness)."""

@@ -4,14 +4,18 @@ roles and field errors, a plan taking over without stopping the dogs, editing it
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from maps import load_park, test_park_path
 from patrol.broker import BrokerEndpoint
 from patrol.dispatch.model import Mode
 from patrol.fleet.state import RobotChange
-from patrol.patrolling import PatrolService
+from patrol.patrolling import PatrolService, PatrolVisitRow
 from patrol.roles import Role
+from patrol.store.db import Store
 from simulator.clocks import ScaledClock
 from simulator.mqtt import BrokerSpec
 from simulator.runner import RobotSpec, Simulation
@@ -97,6 +101,44 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         await until(lambda: patrol.visits >= visits + 6, "visits on the default plan again")
         assert patrolling() and {d: rt.fleet.robots[d].order_id for d in DOGS} == orders
         assert not refused, sorted(refused)
+        # every visit is stored: who passed which checkpoint when, under which plan
+        await patrol.flush_visits()
+        r = await svc.client.get("/api/patrol/visits", params={"limit": 10_000}, headers=viewer)
+        assert r.status_code == 200, r.text
+        stored = r.json()
+        assert len(stored) == patrol.visits_stored and {v["plan_id"] for v in stored} == {default_plan, plan_id}
+        assert {v["checkpoint"] for v in stored if v["plan_id"] == plan_id} == {"cp_w12", "cp_w4", "cp_w7"}
+        assert {v["robot_id"] for v in stored} <= set(DOGS) and [v["at"] for v in stored] == sorted(
+            (v["at"] for v in stored), reverse=True)
+        r = await svc.client.get("/api/patrol/visits", params={"checkpoint": "cp_w7", "robot": "dog-02"},
+                                 headers=viewer)
+        assert r.status_code == 200 and {(v["checkpoint"], v["robot_id"]) for v in r.json()} <= {("cp_w7", "dog-02")}
+        r = await svc.client.get("/api/patrol/visits", params={"checkpoint": "cp_nowhere"}, headers=viewer)
+        assert r.status_code == 422 and "checkpoint" in r.text, r.text
+        r = await svc.client.get("/api/patrol/visits", params={"since": "2026-03-16T22:00:00"}, headers=viewer)
+        assert r.status_code == 422 and "since" in r.text, r.text
+        assert patrol.visits_dropped == 0
         audit = rt.extras["audit"]
         done = [e.action for e in await audit.entries(target=f"plan:{plan_id}")]
         assert sorted(done) == ["patrol.plan.create", "patrol.plan.stop", "patrol.plan.update"]
+
+
+async def test_idleness_goes_on_counting_across_a_restart(tmp_path: Path, broker: BrokerEndpoint,
+                                                          database_url: str) -> None:
+    start = datetime(2026, 3, 16, 22, 0, tzinfo=UTC).timestamp()
+    settings = service_settings(tmp_path, broker, database_url, park={"map_file": str(test_park_path())})
+    async with running_service(settings, clock=ScaledClock(start=start)) as svc:  # no dog: nothing is visited
+        assert all(v["idleness_s"] is None for v in svc.runtime.extras["patrol"].idleness().values())
+    store = Store(database_url)
+    async with store.sessions.begin() as s:  # as a patrol before the restart left it
+        s.add(PatrolVisitRow(at=datetime(2026, 3, 16, 21, 50, tzinfo=UTC), checkpoint="cp_w7", waypoint="w7",
+                             robot_id="dog-02", interval_s=None, plan_id=1))
+        s.add(PatrolVisitRow(at=datetime(2026, 3, 16, 21, 40, tzinfo=UTC), checkpoint="cp_w7", waypoint="w7",
+                             robot_id="dog-01", interval_s=None, plan_id=1))
+    await store.close()
+    async with running_service(settings, clock=ScaledClock(start=start)) as svc:
+        viewer = await svc.login_as(Role.VIEWER)
+        status = (await svc.client.get("/api/patrol/idleness", headers=viewer)).json()
+        assert status["checkpoints"]["cp_w7"]["idleness_s"] == pytest.approx(600.0, abs=5.0)
+        assert status["checkpoints"]["cp_w7"]["last_robot"] == "dog-02"
+        assert status["checkpoints"]["cp_w4"]["idleness_s"] is None
