@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from maps import Park, WeeklySchedule
 from patrol.alarms.coltypes import UTCDateTime, utc_from_clock
 from patrol.alarms.photos import IncidentPhotos, PhotoError
-from patrol.api.deps import ClientAddr, DbId, SupervisorUser, ViewerUser, field_error, state_item
+from patrol.api.deps import ClientAddr, DbId, OperatorUser, SupervisorUser, ViewerUser, field_error, state_item
 from patrol.dispatch.dispatcher import PatrolDispatcher
 from patrol.dispatch.model import Incident, IncidentReport, RobotInfo, RobotStatus
 from patrol.dispatch.orders import NodeGeometry
@@ -211,6 +211,7 @@ class PatrolService:
             log.info("patrol plan %d (%s) running (switched over without a stop)", wanted.id, wanted.name)
             self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
             return
+        held = self.dispatcher is not None and self.dispatcher.paused
         if self.dispatcher is not None:
             self.dispatcher.cancel(now)
             self.dispatcher = None
@@ -227,6 +228,8 @@ class PatrolService:
         for live in self.rt.fleet.robots.values():
             self._feed(live, now)
         self.dispatcher.start_patrol(now, list(wanted.robots) or None)
+        if held:  # an operator's hold outlives the plan change
+            self.dispatcher.pause(now)
         log.info("patrol plan %d (%s) running", wanted.id, wanted.name)
         self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
 
@@ -565,13 +568,39 @@ async def visits(svc: PatrolDep, user: ViewerUser,
 
 class PatrolStatus(BaseModel):
     running_plan: int | None
+    paused: bool
     robots: dict[str, str]
     visits: int
     checkpoints: dict[str, dict[str, Any]]
 
 
+async def _hold(svc: PatrolService, user: OperatorUser, client: str, pause: bool) -> PatrolStatus:
+    d = svc.dispatcher
+    if d is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "no patrol is running")
+    (d.pause if pause else d.resume)(svc.rt.clock.now())
+    await _audit(svc, user.username, user.role.value, "patrol.pause" if pause else "patrol.resume",
+                 f"plan:{svc.running_plan}", {}, client)
+    return _status(svc)
+
+
+@router.post("/pause", response_model=PatrolStatus, responses={409: {}},
+             summary="Hold the patrol: patrolling robots pause where they are (incidents and charging go on)")
+async def pause_patrol(svc: PatrolDep, user: OperatorUser, client: ClientAddr) -> PatrolStatus:
+    return await _hold(svc, user, client, True)
+
+
+@router.post("/resume", response_model=PatrolStatus, responses={409: {}}, summary="Release a held patrol")
+async def resume_patrol(svc: PatrolDep, user: OperatorUser, client: ClientAddr) -> PatrolStatus:
+    return await _hold(svc, user, client, False)
+
+
 @router.get("/idleness", response_model=PatrolStatus, summary="Live idleness per checkpoint against its target")
 async def idleness(svc: PatrolDep, user: ViewerUser) -> PatrolStatus:
+    return _status(svc)
+
+
+def _status(svc: PatrolService) -> PatrolStatus:
     modes: dict[str, str] = {}
     if svc.dispatcher is not None:
         for rid in svc.rt.fleet.robots:
@@ -579,7 +608,8 @@ async def idleness(svc: PatrolDep, user: ViewerUser) -> PatrolStatus:
                 modes[rid] = svc.dispatcher.mode(rid).value
             except KeyError:
                 continue
-    return PatrolStatus(running_plan=svc.running_plan, robots=modes, visits=svc.visits, checkpoints=svc.idleness())
+    return PatrolStatus(running_plan=svc.running_plan, paused=svc.dispatcher is not None and svc.dispatcher.paused,
+                        robots=modes, visits=svc.visits, checkpoints=svc.idleness())
 
 
 async def _audit(svc: PatrolService, actor: str, role: str, action: str, target: str, detail: dict[str, Any],

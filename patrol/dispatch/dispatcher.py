@@ -186,14 +186,18 @@ class PatrolDispatcher:
         return plan
 
     def pause(self, now: float) -> None:
+        """Hold the patrol: every patrolling robot gets `startPause` and no new base is released. Robots on
+        an incident or a charger errand carry on; a robot sent to an incident later is un-paused."""
         self.paused = True
-        for r in self._active():
-            self._instant(r, "startPause", now)
+        for r in self._robots.values():
+            if r.mode is Mode.PATROL:
+                self._instant(r, "startPause", now)
 
     def resume(self, now: float) -> None:
         self.paused = False
-        for r in self._active():
-            self._instant(r, "stopPause", now)
+        for r in self._robots.values():
+            if r.mode is Mode.PATROL:
+                self._instant(r, "stopPause", now)
         self.tick(now)
 
     def cancel(self, now: float) -> None:
@@ -352,6 +356,8 @@ class PatrolDispatcher:
         r = self._robots[choice.robot_id]
         if r.mode is Mode.PATROL:
             self._leave_patrol(r, now)
+        if self.paused:  # the patrol is held; an alarm is not: this robot goes
+            self._instant(r, "stopPause", now)
         r.mode = Mode.INCIDENT
         r.resync = False  # its books are its own report's: the incident order stitches onto them
         r.job = _IncidentJob(incident, choice, {}, now)
@@ -430,6 +436,8 @@ class PatrolDispatcher:
         positions = self._patrol_positions(now)
         self.runtime.add_robot(RobotPosition(r.info.robot_id, at), now, positions)
         self._new_patrol_order(r, now)
+        if self.paused:  # it joins a held patrol: it holds too
+            self._instant(r, "startPause", now)
         for rid in self.runtime.robots:
             if rid != r.info.robot_id:
                 o = self._robots[rid]

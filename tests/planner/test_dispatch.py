@@ -531,3 +531,25 @@ def test_pause_and_resume_send_instant_actions() -> None:
     sent = [a.action_type for _, m in w.fleet.instant for a in m.actions]
     assert sent == ["startPause", "stopPause"]
     assert w.fleet.robots["a"].node != node
+
+
+def test_a_held_patrol_still_answers_an_alarm() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (10, 100.0)})
+    w.run(60.0)
+    w.disp.pause(w.t)
+    w.run(w.t + 5.0)
+    held = {rid: r.node for rid, r in w.fleet.robots.items()}
+    choice = w.disp.dispatch_incident(Incident("inc-8", 19, "smoke"), w.t)
+    assert choice is not None
+    other = ({"a", "b"} - {choice.robot_id}).pop()
+    w.run(w.t + 120.0)
+    assert [(r.robot_id, r.outcome) for r in w.reports] == [(choice.robot_id, "done")]
+    assert w.fleet.robots[other].node == held[other], "the rest of the patrol holds"
+    assert w.disp.mode(choice.robot_id) is Mode.PATROL and w.fleet.robots[choice.robot_id].paused, \
+        "back on the held patrol, it holds too"
+    by_robot = [(rid, a.action_type) for rid, m in w.fleet.instant for a in m.actions]
+    assert by_robot[:2] == [("a", "startPause"), ("b", "startPause")]
+    assert (choice.robot_id, "stopPause") in by_robot
+    w.disp.resume(w.t)
+    w.run(w.t + 60.0)
+    assert w.fleet.robots[other].node != held[other] and not w.fleet.robots[choice.robot_id].paused

@@ -3,6 +3,7 @@ roles and field errors, a plan taking over without stopping the dogs, editing it
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +44,10 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
 
         def patrolling() -> bool:
             d = patrol.dispatcher
-            return d is not None and all(d.mode(r) is Mode.PATROL for r in DOGS if r in rt.fleet.robots)
+            try:
+                return d is not None and all(d.mode(r) is Mode.PATROL for r in DOGS)
+            except KeyError:  # not registered with the dispatcher yet
+                return False
 
         await until(lambda: len(rt.fleet.robots) == 3 and patrolling(), "three dogs on the default plan")
         default_plan = patrol.running_plan
@@ -84,6 +88,21 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         assert patrolling() and {d: rt.fleet.robots[d].order_id for d in DOGS} == orders
         assert not refused, sorted(refused)
 
+        # held by an operator (a viewer may not): the dogs stand, then go on where they stood
+        operator = await svc.login_as(Role.OPERATOR)
+        assert (await svc.client.post("/api/patrol/pause", headers=viewer)).status_code == 403
+        r = await svc.client.post("/api/patrol/pause", headers=operator)
+        assert r.status_code == 200 and r.json()["paused"], r.text
+        await until(lambda: all(rt.fleet.robots[d].paused and not rt.fleet.robots[d].driving for d in DOGS),
+                    "every dog paused")
+        visits = patrol.visits
+        await asyncio.sleep(2.0)  # 16 simulated seconds
+        assert patrol.visits == visits, "nobody moves while the patrol is held"
+        r = await svc.client.post("/api/patrol/resume", headers=operator)
+        assert r.status_code == 200 and not r.json()["paused"], r.text
+        await until(lambda: patrol.visits >= visits + 3, "visits again after the resume")
+        assert {d: rt.fleet.robots[d].order_id for d in DOGS} == orders
+
         # edited while running: re-planned in place with the new checkpoints
         r = await svc.client.put(f"/api/patrol/plans/{plan_id}", json={**night, "checkpoints": ["cp_w7"]},
                                  headers=supervisor)
@@ -120,7 +139,10 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         assert patrol.visits_dropped == 0
         audit = rt.extras["audit"]
         done = [e.action for e in await audit.entries(target=f"plan:{plan_id}")]
-        assert sorted(done) == ["patrol.plan.create", "patrol.plan.stop", "patrol.plan.update"]
+        assert sorted(done) == ["patrol.pause", "patrol.plan.create", "patrol.plan.stop", "patrol.plan.update",
+                                "patrol.resume"]
+        r = await svc.client.post("/api/patrol/pause", headers=operator)  # the default plan runs: it can be held
+        assert r.status_code == 200 and r.json()["running_plan"] == default_plan
 
 
 async def test_idleness_goes_on_counting_across_a_restart(tmp_path: Path, broker: BrokerEndpoint,
