@@ -579,6 +579,7 @@ async def _hold(svc: PatrolService, user: OperatorUser, client: str, pause: bool
     if d is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "no patrol is running")
     (d.pause if pause else d.resume)(svc.rt.clock.now())
+    svc.rt.live.event({"kind": "patrol", "plan": svc.running_plan, "running": True, "paused": pause})
     await _audit(svc, user.username, user.role.value, "patrol.pause" if pause else "patrol.resume",
                  f"plan:{svc.running_plan}", {}, client)
     return _status(svc)

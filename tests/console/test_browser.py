@@ -83,6 +83,21 @@ def marker_position(page: Any, robot: str) -> tuple[float, float]:
     return box["x"], box["y"]
 
 
+def test_operator_holds_and_releases_the_patrol(server: LiveServer, browser: Any) -> None:
+    page = log_in(browser, server, Role.OPERATOR)
+    page.click("button[data-tab=patrol]")
+    running = page.locator("#plans li.running")
+    running.wait_for(timeout=10_000)
+    running.get_by_role("button", name="Pause").click()
+    running.get_by_text("paused").wait_for(timeout=10_000)  # the panel says so, and offers Resume
+    assert server.runtime.extras["patrol"].dispatcher.paused
+    running.get_by_role("button", name="Resume").click()
+    running.get_by_role("button", name="Pause").wait_for(timeout=10_000)
+    assert running.get_by_text("paused").count() == 0
+    assert not server.runtime.extras["patrol"].dispatcher.paused
+    assert not page.pp_errors, page.pp_errors
+
+
 def test_operator_watches_acks_and_stops(server: LiveServer, browser: Any, broker: BrokerEndpoint) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     park = server.runtime.park

@@ -392,9 +392,11 @@ async function loadPatrol() {
   const overdue = Object.values(status.checkpoints || {}).filter((c) => c.overdue).length;
   document.getElementById("plans").replaceChildren(...(plans.items || plans).map((p) => el("li", { dataset: { plan: p.id }, class: p.running ? "running" : "" },
     el("b", {}, p.name || String(p.id)), ` ${p.running ? "▶" : "■"} `, el("span", { class: "muted" }, `${p.schedule || ""} · ${p.mode || ""}`),
-    el("div", { class: "muted" }, p.running ? `${t("robots")}: ${onPlan || t("none")} · overdue ${overdue}/${Object.keys(status.checkpoints || {}).length}`
+    el("div", { class: "muted" }, p.running ? `${status.paused ? t("paused") + " · " : ""}${t("robots")}: ${onPlan || t("none")} · overdue ${overdue}/${Object.keys(status.checkpoints || {}).length}`
       : `${t("robots")}: ${(p.robots || []).join(", ") || "*"}`),
     el("span", { class: "buttons" },
+      p.running ? roleButton(status.paused ? "resume" : "pause", "operator",
+        () => post(`/api/patrol/${status.paused ? "resume" : "pause"}`).then(loadPatrol)) : null,
       roleButton("start", "supervisor", () => post(`/api/patrol/plans/${encodeURIComponent(p.id)}/start`).then(loadPatrol)),
       roleButton("stopplan", "supervisor", () => post(`/api/patrol/plans/${encodeURIComponent(p.id)}/stop`).then(loadPatrol))))));
 }
