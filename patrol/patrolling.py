@@ -176,6 +176,11 @@ class PatrolService:
         unknown = [c for c in body.checkpoints if c not in self.park.checkpoints]
         if unknown:
             raise field_error("body", "checkpoints", f"not on the map: {unknown[:5]}")
+        registry = self.rt.registry
+        not_dogs = [r for r in body.robots
+                    if (rec := registry.get(r)) is None or rec.kind is not RobotKind.PATROL_DOG]
+        if not_dogs:
+            raise field_error("body", "robots", f"not registered patrol dogs: {not_dogs[:5]}")
         try:
             WeeklySchedule.parse(body.schedule, self.park.timezone)
         except ValueError as e:
@@ -204,10 +209,14 @@ class PatrolService:
         wanted_id = wanted.id if wanted is not None else None
         if wanted_id == self.running_plan and (wanted is None or self.dispatcher is not None) and not replan:
             return
-        if wanted is not None and self.dispatcher is not None and (set(wanted.robots) or None) == self.allowed:
-            # the same robots on another plan: they re-plan where they are, incidents and charging go on
-            self.dispatcher.switch_plan(self._planner(wanted), now)
-            self.running_plan = wanted.id
+        if wanted is not None and self.dispatcher is not None:
+            # another plan: the robots it keeps re-plan where they are (incidents and charging go on), the
+            # ones it does not use are let go, the ones it adds join as they report
+            allowed = set(wanted.robots) or None
+            self.dispatcher.switch_plan(self._planner(wanted), now, keep=allowed)
+            self.running_plan, self.allowed = wanted.id, allowed
+            for live in self.rt.fleet.robots.values():
+                self._feed(live, now)
             log.info("patrol plan %d (%s) running (switched over without a stop)", wanted.id, wanted.name)
             self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
             return
@@ -252,7 +261,9 @@ class PatrolService:
     def _eligible(self, live: RobotLive) -> bool:
         if live.kind is not RobotKind.PATROL_DOG or live.factsheet is None:
             return False
-        return self.allowed is None or live.robot_id in self.allowed
+        # a robot the plan no longer uses is followed until the dispatcher lets go of it (after its errand)
+        return self.allowed is None or live.robot_id in self.allowed or (
+            self.dispatcher is not None and self.dispatcher.holds(live.robot_id))
 
     def _node_of(self, live: RobotLive) -> str | None:
         if live.last_node_id in self.base.graph:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from patrol.dispatch.incident import Candidate, choose_robot, needed_pct
@@ -72,6 +72,9 @@ class _Robot:
     stale_report: str | None = None  # the stamp of its last state before it went offline
     awaiting_state: bool = False  # back from an outage, no state from after it yet: its books are unknown
     sent_at: float = -math.inf  # when its last order went out
+    leaving: bool = False
+    """No longer the patrol's (a plan without it took over): it finishes its incident or charge, then the
+    dispatcher lets go of it."""
 
 
 class PatrolDispatcher:
@@ -163,14 +166,22 @@ class PatrolDispatcher:
             self._new_patrol_order(r, now)
         return plan
 
-    def switch_plan(self, planner: Planner, now: float) -> PatrolPlan | None:
+    def switch_plan(self, planner: Planner, now: float, keep: Collection[str] | None = None) -> PatrolPlan | None:
         """Another patrol plan (other checkpoints or weights on the same graph) takes over without a stop:
         the patrolling robots re-plan from where their released routes end (none is cancelled or turns
         back), robots on an incident, on their way to a charger or charging go on and join the new plan
-        afterwards, and checkpoints both plans watch keep their idleness."""
+        afterwards, and checkpoints both plans watch keep their idleness.
+
+        `keep`: the robots the new plan may use (None: any). The others are let go: a patrolling one is
+        sent `cancelOrder`, a busy one finishes its incident or charge first (`holds` tells who is
+        still held)."""
         if set(planner.paths.graph.nodes) != set(self.planner.paths.graph.nodes):
             raise ValueError("a plan switch keeps the patrol graph; build a new dispatcher for another graph")
         positions = self._patrol_positions(now)
+        if keep is not None:
+            for r in [r for rid, r in self._robots.items() if rid not in keep]:
+                self._let_go(r, now)
+            positions = {rid: p for rid, p in positions.items() if rid in keep}
         self.planner = planner
         self.paths = planner.paths
         self.runtime = PatrolRuntime(planner, self.strategy)
@@ -184,6 +195,25 @@ class PatrolDispatcher:
         plan = self.runtime.start(list(positions.values()), now)
         self._after_replan(now)
         return plan
+
+    def holds(self, robot_id: str) -> bool:
+        """Whether this dispatcher holds the robot (patrolling, busy, idle or offline)."""
+        return robot_id in self._robots
+
+    def _let_go(self, r: _Robot, now: float) -> None:
+        if r.mode in (Mode.INCIDENT, Mode.TO_CHARGER, Mode.CHARGING):
+            r.leaving = True
+            return
+        if r.mode is Mode.PATROL:
+            self._instant(r, "cancelOrder", now)
+        self._drop(r)
+
+    def _drop(self, r: _Robot) -> None:
+        rid = r.info.robot_id
+        if r.charger is not None:
+            self._charger_use.pop(r.charger, None)
+        self._robots.pop(rid, None)
+        log.info("robot %s is no longer the patrol's", rid)
 
     def pause(self, now: float) -> None:
         """Hold the patrol: every patrolling robot gets `startPause` and no new base is released. Robots on
@@ -300,6 +330,8 @@ class PatrolDispatcher:
             choice = self.dispatch_incident(job.incident, now)
             self._report(job, r, ok=False, now=now, states={}, outcome="offline",
                          next_robot=choice.robot_id if choice is not None else None)
+        if r.leaving:
+            self._drop(r)
 
     def recall_incident(self, incident_id: str, now: float) -> str | None:
         """The incident closed (its alarms cleared): the robot still on its way or on the scene is sent
@@ -318,6 +350,8 @@ class PatrolDispatcher:
         r.mode = Mode.IDLE
         r.resync = True
         self._report(job, r, ok=False, now=now, states=states, outcome="recalled")
+        if r.leaving:
+            self._drop(r)
         return r.info.robot_id
 
     def tick(self, now: float) -> None:
@@ -557,7 +591,9 @@ class PatrolDispatcher:
             ok = all(s == "FINISHED" for s in states.values())
             self._report(job, r, ok=ok, now=now, states=states, outcome="done" if ok else "failed")
             r.mode = Mode.IDLE
-            if self.patrolling and st.last_node is not None and not r.stream.released:
+            if r.leaving:
+                self._drop(r)
+            elif self.patrolling and st.last_node is not None and not r.stream.released:
                 self._join(r, st.last_node, now)
 
     def _report(self, job: _IncidentJob, r: _Robot, ok: bool, now: float, states: dict[str, str],
@@ -623,5 +659,7 @@ class PatrolDispatcher:
         at = r.charger
         r.charger = None
         r.mode = Mode.IDLE
-        if self.patrolling and at is not None:
+        if r.leaving:
+            self._drop(r)
+        elif self.patrolling and at is not None:
             self._join(r, at, now)

@@ -276,6 +276,29 @@ def test_a_plan_switch_re_plans_where_the_robots_are_and_the_incident_goes_on() 
     assert max(iv for _, iv in late) <= w.disp.plan.predicted_worst_s * 1.1
 
 
+def test_a_plan_with_other_robots_lets_go_of_the_rest_after_their_errands() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0), "c": (14, 100.0)})
+    w.run(300.0)
+    choice = w.disp.dispatch_incident(Incident("inc-6", 19, "smoke"), w.t)
+    assert choice is not None
+    busy = choice.robot_id
+    idle_one = next(r for r in ("a", "b", "c") if r != busy)
+    kept = ({"a", "b", "c"} - {busy, idle_one}).pop()
+    w.run(w.t + 2.0)
+    w.disp.switch_plan(w.disp.planner, w.t, keep={kept})
+    assert [(rid, m.actions[0].action_type) for rid, m in w.fleet.instant] == [(idle_one, "cancelOrder")]
+    assert not w.disp.holds(idle_one) and w.disp.holds(busy) and w.disp.holds(kept)
+    assert w.disp.plan is not None and [a.robot_id for a in w.disp.plan.assignments] == [kept]
+    w.offline.add(idle_one)  # nobody feeds the dispatcher a robot it let go of
+    w.run(w.t + 200.0)
+    assert [(r.robot_id, r.outcome) for r in w.reports] == [(busy, "done")]
+    assert not w.disp.holds(busy), "let go of once its incident was done, not back on the patrol"
+    assert [a.robot_id for a in w.disp.plan.assignments] == [kept]
+    w.run(w.t + 600.0)
+    late = w.intervals(since=w.t - 300.0)
+    assert max(late) <= LOOP * 1.05
+
+
 def test_incident_robot_is_the_one_with_the_lowest_route_time() -> None:
     w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0)}, start=False)
     choice = w.disp.dispatch_incident(Incident("inc-1", 0), 0.0)

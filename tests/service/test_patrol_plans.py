@@ -71,6 +71,9 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         assert r.status_code == 422 and "checkpoints" in r.text and "cp_nowhere" in r.text, r.text
         r = await svc.client.post("/api/patrol/plans", json={**night, "schedule": "Mo-Xy 25:00"}, headers=supervisor)
         assert r.status_code == 422 and "schedule" in r.text, r.text
+        r = await svc.client.post("/api/patrol/plans", json={**night, "robots": ["dog-01", "dog-99"]},
+                                  headers=supervisor)
+        assert r.status_code == 422 and "robots" in r.text and "dog-99" in r.text, r.text
         r = await svc.client.post("/api/patrol/plans", json={**night, "fly": True}, headers=supervisor)
         assert r.status_code == 422 and "fly" in r.text, r.text
         assert patrol.running_plan == default_plan
@@ -112,13 +115,25 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         await until(lambda: patrol.idleness()["cp_w7"]["idleness_s"] is not None, "cp_w7 visited")
         assert (await svc.client.put("/api/patrol/plans/99999", json=night, headers=supervisor)).status_code == 404
 
+        # for two dogs only: the third is let go (it stops where it is), the two go on without a stop
+        r = await svc.client.put(f"/api/patrol/plans/{plan_id}", headers=supervisor,
+                                 json={**night, "checkpoints": ["cp_w7"], "robots": ["dog-01", "dog-02"]})
+        assert r.status_code == 200, r.text
+        assert patrol.dispatcher is not None and not patrol.dispatcher.holds("dog-03")
+        await until(lambda: not rt.fleet.robots["dog-03"].driving and not rt.fleet.robots["dog-03"].node_ids_ahead,
+                    "dog-03 stopped")
+        visits = patrol.visits
+        await until(lambda: patrol.visits >= visits + 3, "the two dogs patrolling")
+        assert {d: rt.fleet.robots[d].order_id for d in DOGS[:2]} == {d: orders[d] for d in DOGS[:2]}
+
         # stopped: the default plan runs again, still without a stop
         r = await svc.client.post(f"/api/patrol/plans/{plan_id}/stop", headers=supervisor)
         assert r.status_code == 200 and r.json()["mode"] == "off" and not r.json()["running"], r.text
         assert patrol.running_plan == default_plan
+        await until(patrolling, "all three dogs on the default plan again (dog-03 joins where it stood)")
         visits = patrol.visits
         await until(lambda: patrol.visits >= visits + 6, "visits on the default plan again")
-        assert patrolling() and {d: rt.fleet.robots[d].order_id for d in DOGS} == orders
+        assert {d: rt.fleet.robots[d].order_id for d in DOGS[:2]} == {d: orders[d] for d in DOGS[:2]}
         assert not refused, sorted(refused)
         # every visit is stored: who passed which checkpoint when, under which plan
         await patrol.flush_visits()
@@ -140,7 +155,7 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         audit = rt.extras["audit"]
         done = [e.action for e in await audit.entries(target=f"plan:{plan_id}")]
         assert sorted(done) == ["patrol.pause", "patrol.plan.create", "patrol.plan.stop", "patrol.plan.update",
-                                "patrol.resume"]
+                                "patrol.plan.update", "patrol.resume"]
         r = await svc.client.post("/api/patrol/pause", headers=operator)  # the default plan runs: it can be held
         assert r.status_code == 200 and r.json()["running_plan"] == default_plan
 
