@@ -255,7 +255,7 @@ class PatrolService:
         planner = self._planner(plan)
         return PatrolDispatcher(planner, self.geometry, _Sink(self.rt), chargers=self.base.chargers,
                                 on_visit=self._on_visit, on_incident_report=self._on_report,
-                                on_incident_arrival=self._on_arrival)
+                                on_incident_arrival=self._on_arrival, on_incident_assigned=self._on_assigned)
 
     # -- fleet -> dispatcher ---------------------------------------------------------------------
     def _eligible(self, live: RobotLive) -> bool:
@@ -398,6 +398,14 @@ class PatrolService:
             log.warning("incident %d: photo of %s not kept: %s", incident_id, robot_id, exc)
             return
         await alarms.robot_photo(incident_id, robot_id, path, {"action_id": action_id, "source": url})
+
+    def _on_assigned(self, incident: Incident, robot_id: str, waited_s: float) -> None:
+        """A robot was free at last for an incident that waited for one."""
+        alarms = self.rt.extras.get("alarms")
+        if alarms is None or not incident.incident_id.isdigit():
+            return
+        alarms.background(alarms.robot_assigned(int(incident.incident_id), robot_id, waited_s),
+                          f"robot {robot_id} sent to incident {incident.incident_id}")
 
     def _on_arrival(self, incident: Incident, robot_id: str, now: float) -> None:
         alarms = self.rt.extras.get("alarms")

@@ -322,9 +322,9 @@ class AlarmService:
                     incident.robot_id = robot
                     incidents.timeline(session, incident_id, now, "robot_dispatched", "system", {"robot": robot})
                 else:
-                    incident.dispatched_at = None  # a later alarm in this incident tries again
+                    incident.dispatched_at = None  # a later alarm in this incident asks again
                     incidents.timeline(session, incident_id, now, "dispatch_failed", "system",
-                                       {"reason": error or "no robot available"})
+                                       {"reason": error or "no robot available now; the first one free goes"})
                 public = IncidentPublic.of(incident)
             await self.audit.system("incident.dispatch", f"incident:{incident_id}",
                                     {"robot": robot, "error": error or None})
@@ -343,6 +343,28 @@ class AlarmService:
             return
         if robot is not None:
             await self.audit.system("incident.recall", f"incident:{incident_id}", {"robot": robot})
+
+    async def robot_assigned(self, incident_id: int, robot: str, waited_s: float) -> None:
+        """No robot could go when the incident asked; now `robot` goes (after `waited_s`)."""
+        now = self._now()
+        detail = {"robot": robot, "waited_s": round(waited_s, 1)}
+
+        async def write() -> None:
+            async with self._lock, self._sessions.begin() as session:
+                incident = await session.get(IncidentRow, incident_id)
+                if incident is None:
+                    log.warning("robot %s assigned to incident %d, which does not exist", robot, incident_id)
+                    return
+                incident.robot_id = robot
+                incident.dispatched_at = incident.dispatched_at or now
+                if incident.status == IncidentStatus.OPEN.value:
+                    incident.last_at = now
+                incidents.timeline(session, incident_id, now, "robot_dispatched", "system", detail)
+                public = IncidentPublic.of(incident)
+            await self.audit.system("incident.dispatch", f"incident:{incident_id}", detail)
+            self.live.emit(LiveEvent("incident", public.model_dump(mode="json")))
+
+        await submit_or_run(self._writes, f"robot assigned to incident {incident_id}", write)
 
     async def robot_report(self, incident_id: int, robot: str, outcome: str, actions: Mapping[str, str], *,
                            arrived_s: float | None, on_task_s: float, next_robot: str | None = None,
@@ -372,10 +394,10 @@ class AlarmService:
                     if next_robot is not None:
                         incidents.timeline(session, incident_id, now, "robot_dispatched", "system",
                                            {"robot": next_robot, "instead_of": robot})
-                    else:  # nobody could go: the next alarm in this incident tries again
-                        incident.dispatched_at = None
+                    else:  # nobody can go now: the dispatcher sends the first robot free
                         incidents.timeline(session, incident_id, now, "dispatch_failed", "system",
-                                           {"reason": f"robot {robot} went offline; no other robot available"})
+                                           {"reason": f"robot {robot} went offline; no other robot available now, "
+                                                      "the first one free goes"})
                 public = IncidentPublic.of(incident)
             await self.audit.system("incident.robot_report", f"incident:{incident_id}", detail)
             self.live.emit(LiveEvent("incident", public.model_dump(mode="json")))
@@ -454,7 +476,7 @@ class AlarmService:
         if closed_public is not None:
             await self.audit.system("incident.closed", f"incident:{closed_public.id}", {})
             self.live.emit(LiveEvent("incident", closed_public.model_dump(mode="json")))
-            if closed_public.robot_id is not None and self._dispatch is not None:
+            if self._dispatch is not None:  # its robot (or its wait for one) ends
                 self._in_background(self._recall(closed_public.id))
         await self._publish(public)
         self.escalator.wake()

@@ -93,6 +93,7 @@ class PatrolDispatcher:
         on_visit: Callable[[Visit], None] | None = None,
         on_incident_report: Callable[[IncidentReport], None] | None = None,
         on_incident_arrival: Callable[[Incident, str, float], None] | None = None,
+        on_incident_assigned: Callable[[Incident, str, float], None] | None = None,  # ..., seconds waited
         stall_s: float = STALL_S,
     ) -> None:
         if base_ahead < 1 or horizon < 0:
@@ -115,6 +116,8 @@ class PatrolDispatcher:
         self._checkpoints = {c.node for c in planner.checkpoints}
         self._on_report = on_incident_report
         self._on_arrival = on_incident_arrival
+        self._on_assigned = on_incident_assigned
+        self._waiting: dict[str, tuple[Incident, float]] = {}  # incident id -> (incident, waiting since)
         self._robots: dict[str, _Robot] = {}
         self._charger_use: dict[Node, str] = {}
         self.patrolling = False
@@ -336,6 +339,7 @@ class PatrolDispatcher:
     def recall_incident(self, incident_id: str, now: float) -> str | None:
         """The incident closed (its alarms cleared): the robot still on its way or on the scene is sent
         `cancelOrder` and rejoins the patrol where it stops. Its id, or None when no robot is on it."""
+        self._waiting.pop(incident_id, None)
         r = next((r for r in self._robots.values()
                   if r.mode is Mode.INCIDENT and r.job is not None and r.job.incident.incident_id == incident_id),
                  None)
@@ -355,18 +359,49 @@ class PatrolDispatcher:
         return r.info.robot_id
 
     def tick(self, now: float) -> None:
-        """Release held bases whose wait is over; call every second or so."""
+        """Release held bases whose wait is over, send robots to incidents waiting for one; call every
+        second or so."""
         for r in self._robots.values():
             if r.mode is Mode.PATROL:
                 self._top_up(r, now)
+        if self._waiting:
+            self._send_waiting(now)
 
     def dispatch_incident(self, incident: Incident, now: float) -> IncidentAssignment | None:
-        """Send the capable robot with the lowest route time; the patrol closes the gap behind it."""
+        """Send the capable robot with the lowest route time; the patrol closes the gap behind it.
+
+        When none can go now (all busy, offline or short of charge), the incident waits: the first robot
+        that can is sent by `tick` (and `on_incident_assigned` says which), until `recall_incident`."""
         if incident.node not in self.paths:
             log.warning(
                 "incident %s at %r: not a vertex of the patrol graph; nobody sent", incident.incident_id, incident.node
             )
             return None
+        choice = self._send_to_incident(incident, now)
+        if choice is not None:
+            self._waiting.pop(incident.incident_id, None)
+        elif incident.incident_id not in self._waiting:
+            log.warning("incident %s: no capable robot with enough battery now; the first one free goes",
+                        incident.incident_id)
+            self._waiting[incident.incident_id] = (incident, now)
+        return choice
+
+    def waiting_incidents(self) -> list[str]:
+        """Incidents no robot could take yet, oldest first."""
+        return list(self._waiting)
+
+    def _send_waiting(self, now: float) -> None:
+        for incident_id, (incident, since) in list(self._waiting.items()):
+            choice = self._send_to_incident(incident, now)
+            if choice is None:
+                return  # no robot free for the oldest: none for the later ones either (same candidates)
+            del self._waiting[incident_id]
+            log.info("incident %s: %s sent after %.0f s waiting for a robot", incident_id, choice.robot_id,
+                     now - since)
+            if self._on_assigned is not None:
+                self._on_assigned(incident, choice.robot_id, now - since)
+
+    def _send_to_incident(self, incident: Incident, now: float) -> IncidentAssignment | None:
         cands = []
         for r in self._robots.values():
             if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None or r.awaiting_state:
@@ -385,7 +420,6 @@ class PatrolDispatcher:
             margin=self.battery.margin,
         )
         if choice is None:
-            log.warning("incident %s: no capable robot with enough battery", incident.incident_id)
             return None
         r = self._robots[choice.robot_id]
         if r.mode is Mode.PATROL:

@@ -170,15 +170,15 @@ async def test_robot_reports_follow_the_incident_and_closing_it_recalls_the_robo
     # a report from a robot the incident no longer counts on changes nothing but the timeline
     await harness.alarms.robot_report(iid, "dog-1", "offline", {}, arrived_s=None, on_task_s=13.0)
     assert (await harness.alarms.get_incident(iid)).robot_id == "dog-2"
-    # dog-2 is lost too and nobody is left: the next alarm in the incident asks again
+    # dog-2 is lost too and nobody is free: the incident waits; the dispatcher sends the first robot free
     await harness.alarms.robot_report(iid, "dog-2", "offline", {}, arrived_s=None, on_task_s=30.0)
     incident = await harness.alarms.get_incident(iid)
     assert incident.robot_id is None and incident.timeline[-1].kind == "dispatch_failed"
-    await harness.alarms.signal(door("sensor_trip", "sensor:door_tp_lab_2"))
-    await harness.alarms.drain()
-    assert len(harness.dispatch.calls) == 2
+    await harness.alarms.robot_assigned(iid, "dog-1", 42.0)
     incident = await harness.alarms.get_incident(iid)
-    assert incident.robot_id == "dog-1"
+    assert incident.robot_id == "dog-1" and incident.timeline[-1].kind == "robot_dispatched"
+    assert incident.timeline[-1].detail == {"robot": "dog-1", "waited_s": 42.0}
+    assert len(harness.dispatch.calls) == 1, "the alarms do not ask again: the dispatcher keeps the incident"
     # the operator clears every alarm: the incident closes and its robot is recalled, once
     for a in incident.alarms:
         await harness.alarms.clear(a.id, OPERATOR)

@@ -299,6 +299,25 @@ def test_a_plan_with_other_robots_lets_go_of_the_rest_after_their_errands() -> N
     assert max(late) <= LOOP * 1.05
 
 
+def test_an_incident_no_robot_can_take_waits_for_the_first_one_free() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (10, 100.0)})
+    assigned: list[tuple[str, str, float]] = []
+    w.disp._on_assigned = lambda inc, rid, waited: assigned.append((inc.incident_id, rid, waited))
+    w.run(100.0)
+    first = w.disp.dispatch_incident(Incident("inc-1", 19, "smoke"), w.t)
+    second = w.disp.dispatch_incident(Incident("inc-2", 0, "door"), w.t)
+    assert first is not None and second is not None
+    assert w.disp.dispatch_incident(Incident("inc-3", 12, "glass"), w.t) is None, "both dogs are busy"
+    assert w.disp.dispatch_incident(Incident("inc-4", 7, "fence"), w.t) is None
+    assert w.disp.waiting_incidents() == ["inc-3", "inc-4"]
+    assert w.disp.recall_incident("inc-4", w.t) is None and w.disp.waiting_incidents() == ["inc-3"]
+    w.run(w.t + 300.0)
+    assert [x[:2] for x in assigned] == [("inc-3", assigned[0][1])] and assigned[0][2] > 0
+    assert {r.incident_id for r in w.reports if r.outcome == "done"} == {"inc-1", "inc-2", "inc-3"}
+    assert w.disp.waiting_incidents() == []
+    assert {w.disp.mode("a"), w.disp.mode("b")} == {Mode.PATROL}
+
+
 def test_incident_robot_is_the_one_with_the_lowest_route_time() -> None:
     w = make_world(walled_grid(), {"near": (5, 100.0), "far": (3, 100.0)}, start=False)
     choice = w.disp.dispatch_incident(Incident("inc-1", 0), 0.0)
@@ -467,14 +486,14 @@ def test_an_incident_goes_to_a_robot_back_from_an_outage_with_an_order_it_accept
     w.disp.offline("a", w.t)
     w.disp.update(before, w.t)  # the retained view from before: not yet a candidate
     assert w.disp.dispatch_incident(Incident("inc-1", 19, "smoke"), w.t) is None
+    assert w.disp.waiting_incidents() == ["inc-1"]
     a.deaf = False
     w.offline.discard("a")
-    w.run(w.t + 0.25)
+    w.run(w.t + 0.25)  # its first state since: now a candidate, and the waiting incident goes to it
     assert a.queue, "a should still be driving the base it held"
-    choice = w.disp.dispatch_incident(Incident("inc-2", 19, "smoke"), w.t)
-    assert choice is not None and choice.robot_id == "a"
+    assert w.disp.mode("a") is Mode.INCIDENT and w.disp.waiting_incidents() == []
     w.run(w.t + 200.0)  # World.run fails on any refused order
-    assert [(r.incident_id, r.ok) for r in w.reports] == [("inc-2", True)]
+    assert [(r.incident_id, r.ok) for r in w.reports] == [("inc-1", True)]
     assert w.disp.mode("a") is Mode.PATROL
 
 
