@@ -151,7 +151,6 @@ class PatrolService:
         self.geometry = NodeGeometry.from_graph(self.base.graph, rt.park.id)
         self.dispatcher: PatrolDispatcher | None = None
         self.running_plan: int | None = None
-        self.allowed: set[str] | None = None  # the running plan's robots; None: any patrol dog
         self.visits = 0
         self.reports: list[IncidentReport] = []
         self._reconcile_lock = asyncio.Lock()
@@ -207,39 +206,34 @@ class PatrolService:
         now = self.rt.clock.now()
         wanted = next((p for p in await self.plans() if self._active(p, now)), None)
         wanted_id = wanted.id if wanted is not None else None
-        if wanted_id == self.running_plan and (wanted is None or self.dispatcher is not None) and not replan:
-            return
-        if wanted is not None and self.dispatcher is not None:
-            # another plan: the robots it keeps re-plan where they are (incidents and charging go on), the
-            # ones it does not use are let go, the ones it adds join as they report
-            allowed = set(wanted.robots) or None
-            self.dispatcher.switch_plan(self._planner(wanted), now, keep=allowed)
-            self.running_plan, self.allowed = wanted.id, allowed
+        if self.dispatcher is None:
+            # one dispatcher for the service's life, plan or no plan: alarms get a robot at any hour, and a
+            # robot on an incident is followed to its end whatever the plans do meanwhile
+            self.dispatcher = self._build()
+            try:
+                await self._seed_idleness(self.dispatcher)
+            except Exception as exc:  # idleness counts from the first visits instead
+                log.warning("last stored visits not read (%s); idleness starts afresh", exc)
             for live in self.rt.fleet.robots.values():
                 self._feed(live, now)
-            log.info("patrol plan %d (%s) running (switched over without a stop)", wanted.id, wanted.name)
-            self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
+        elif wanted_id == self.running_plan and not replan:
             return
-        held = self.dispatcher is not None and self.dispatcher.paused
-        if self.dispatcher is not None:
-            self.dispatcher.cancel(now)
-            self.dispatcher = None
-        self.running_plan = wanted_id
         if wanted is None:
-            log.info("no patrol plan is active now")
+            if self.running_plan is not None or self.dispatcher.patrolling:
+                self.dispatcher.cancel(now)  # incidents and charging go on; alarms still send any free dog
+                log.info("no patrol plan is active now; the dogs stand by for alarms")
+                self.rt.live.event({"kind": "patrol", "plan": None, "running": False})
+            self.running_plan = None
             return
-        self.dispatcher = self._build(wanted)
-        try:
-            await self._seed_idleness(self.dispatcher)
-        except Exception as exc:  # the patrol starts all the same; idleness counts from its first visits
-            log.warning("last stored visits not read (%s); idleness starts afresh", exc)
-        self.allowed = set(wanted.robots) or None
+        # the robots the plan keeps re-plan where they are (incidents and charging go on), the ones it does not
+        # use stop and stand by for alarms, the ones it adds join as they report; a hold outlives the change
+        started = self.dispatcher.patrolling
+        self.dispatcher.switch_plan(self._planner(wanted), now, keep=set(wanted.robots) or None)
+        self.running_plan = wanted.id
         for live in self.rt.fleet.robots.values():
             self._feed(live, now)
-        self.dispatcher.start_patrol(now, list(wanted.robots) or None)
-        if held:  # an operator's hold outlives the plan change
-            self.dispatcher.pause(now)
-        log.info("patrol plan %d (%s) running", wanted.id, wanted.name)
+        log.info("patrol plan %d (%s) running%s", wanted.id, wanted.name,
+                 " (switched over without a stop)" if started else "")
         self.rt.live.event({"kind": "patrol", "plan": wanted.id, "running": True})
 
     def _planner(self, plan: PatrolPlanRow) -> Planner:
@@ -251,19 +245,15 @@ class PatrolService:
         return Planner(self.base.planner.paths, checkpoints or None, speed=1.0) if plan.checkpoints \
             else self.base.planner
 
-    def _build(self, plan: PatrolPlanRow) -> PatrolDispatcher:
-        planner = self._planner(plan)
-        return PatrolDispatcher(planner, self.geometry, _Sink(self.rt), chargers=self.base.chargers,
+    def _build(self) -> PatrolDispatcher:
+        return PatrolDispatcher(self.base.planner, self.geometry, _Sink(self.rt), chargers=self.base.chargers,
                                 on_visit=self._on_visit, on_incident_report=self._on_report,
                                 on_incident_arrival=self._on_arrival, on_incident_assigned=self._on_assigned)
 
     # -- fleet -> dispatcher ---------------------------------------------------------------------
     def _eligible(self, live: RobotLive) -> bool:
-        if live.kind is not RobotKind.PATROL_DOG or live.factsheet is None:
-            return False
-        # a robot the plan no longer uses is followed until the dispatcher lets go of it (after its errand)
-        return self.allowed is None or live.robot_id in self.allowed or (
-            self.dispatcher is not None and self.dispatcher.holds(live.robot_id))
+        # every patrol dog: the running plan's patrol, the others stand by for incidents
+        return live.kind is RobotKind.PATROL_DOG and live.factsheet is not None
 
     def _node_of(self, live: RobotLive) -> str | None:
         if live.last_node_id in self.base.graph:
@@ -595,7 +585,7 @@ class PatrolStatus(BaseModel):
 
 async def _hold(svc: PatrolService, user: OperatorUser, client: str, pause: bool) -> PatrolStatus:
     d = svc.dispatcher
-    if d is None:
+    if d is None or svc.running_plan is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "no patrol is running")
     (d.pause if pause else d.resume)(svc.rt.clock.now())
     svc.rt.live.event({"kind": "patrol", "plan": svc.running_plan, "running": True, "paused": pause})

@@ -72,9 +72,10 @@ class _Robot:
     stale_report: str | None = None  # the stamp of its last state before it went offline
     awaiting_state: bool = False  # back from an outage, no state from after it yet: its books are unknown
     sent_at: float = -math.inf  # when its last order went out
-    leaving: bool = False
-    """No longer the patrol's (a plan without it took over): it finishes its incident or charge, then the
-    dispatcher lets go of it."""
+    docking: bool = False  # on its way to a charger as its dock, not for charge
+    home_due: bool = False
+    """Back from an incident while it is not on the patrol (none runs, or the plan does not use it): once it
+    stands, it goes to a free charger (its dock) instead of staying at the scene."""
 
 
 class PatrolDispatcher:
@@ -122,6 +123,9 @@ class PatrolDispatcher:
         self._charger_use: dict[Node, str] = {}
         self.patrolling = False
         self.paused = False
+        self.members: frozenset[str] | None = None
+        """The robots the running plan may use (None: any patrol dog). The others are the reserve: never on the
+        patrol, but sent to incidents like everyone else, and back to a charger afterwards."""
         self.ignored_states = 0
         self.resyncs = 0  # robots found standing on an order they never got
 
@@ -144,15 +148,19 @@ class PatrolDispatcher:
     def start_patrol(self, now: float, robot_ids: Sequence[str] | None = None) -> PatrolPlan | None:
         """Plan for the given (default: every idle, located) robots where they stand, and send orders.
 
-        While patrolling, an idle registered robot that reports a node joins by itself.
+        While patrolling, an idle registered robot that reports a node joins by itself (only the given
+        robots, when given: the others stay in reserve for incidents).
         """
+        self.members = frozenset(robot_ids) if robot_ids is not None else None
         ids = robot_ids if robot_ids is not None else [rid for rid, r in self._robots.items() if r.mode is Mode.IDLE]
         ready = [
             self._robots[rid]
             for rid in ids
             if rid in self._robots and self._robots[rid].status is not None and self._robots[rid].mode is Mode.IDLE
         ]
-        ready = [r for r in ready if r.status is not None and r.status.last_node is not None]
+        # (a robot still driving the rest of an order, or followed until it stands, joins when it stands)
+        ready = [r for r in ready if r.status is not None and r.status.last_node is not None and not r.resync
+                 and not r.stream.released]
         self.patrolling = True
         if not ready:
             log.warning("patrol started without any located idle robot; robots join as they report")
@@ -175,15 +183,19 @@ class PatrolDispatcher:
         back), robots on an incident, on their way to a charger or charging go on and join the new plan
         afterwards, and checkpoints both plans watch keep their idleness.
 
-        `keep`: the robots the new plan may use (None: any). The others are let go: a patrolling one is
-        sent `cancelOrder`, a busy one finishes its incident or charge first (`holds` tells who is
-        still held)."""
+        `keep`: the robots the new plan may use (None: any). The others go to the reserve: a patrolling
+        one is sent `cancelOrder` and stops where it is, a busy one finishes its incident or charge first;
+        all of them stay candidates for incidents.
+
+        With no robot patrolling (no plan ran before), the idle robots the plan may use start where they
+        stand, as `start_patrol` does."""
         if set(planner.paths.graph.nodes) != set(self.planner.paths.graph.nodes):
             raise ValueError("a plan switch keeps the patrol graph; build a new dispatcher for another graph")
         positions = self._patrol_positions(now)
+        self.members = frozenset(keep) if keep is not None else None
         if keep is not None:
-            for r in [r for rid, r in self._robots.items() if rid not in keep]:
-                self._let_go(r, now)
+            for r in [r for rid, r in self._robots.items() if rid not in keep and r.mode is Mode.PATROL]:
+                self._to_reserve(r, now)
             positions = {rid: p for rid, p in positions.items() if rid in keep}
         self.planner = planner
         self.paths = planner.paths
@@ -192,31 +204,25 @@ class PatrolDispatcher:
         monitor.carry_over(self.monitor)
         self.monitor = monitor
         self._checkpoints = {c.node for c in planner.checkpoints}
-        self.patrolling = True
         if not positions:
-            return None
+            return self.start_patrol(now, list(keep) if keep is not None else None)
+        self.patrolling = True
         plan = self.runtime.start(list(positions.values()), now)
         self._after_replan(now)
         return plan
 
-    def holds(self, robot_id: str) -> bool:
-        """Whether this dispatcher holds the robot (patrolling, busy, idle or offline)."""
-        return robot_id in self._robots
+    def member(self, robot_id: str) -> bool:
+        """Whether the running plan may use the robot (it patrols when free); the others are in reserve."""
+        return self.members is None or robot_id in self.members
 
-    def _let_go(self, r: _Robot, now: float) -> None:
-        if r.mode in (Mode.INCIDENT, Mode.TO_CHARGER, Mode.CHARGING):
-            r.leaving = True
-            return
-        if r.mode is Mode.PATROL:
-            self._instant(r, "cancelOrder", now)
-        self._drop(r)
-
-    def _drop(self, r: _Robot) -> None:
-        rid = r.info.robot_id
-        if r.charger is not None:
-            self._charger_use.pop(r.charger, None)
-        self._robots.pop(rid, None)
-        log.info("robot %s is no longer the patrol's", rid)
+    def _to_reserve(self, r: _Robot, now: float) -> None:
+        """A patrolling robot the plan no longer uses: it stops where it is; its reports are the books until
+        it stands."""
+        self._instant(r, "cancelOrder", now)
+        r.mode = Mode.IDLE
+        r.resync = True
+        log.info("robot %s leaves the patrol (the running plan does not use it); in reserve for incidents",
+                 r.info.robot_id)
 
     def pause(self, now: float) -> None:
         """Hold the patrol: every patrolling robot gets `startPause` and no new base is released. Robots on
@@ -234,8 +240,10 @@ class PatrolDispatcher:
         self.tick(now)
 
     def cancel(self, now: float) -> None:
-        """Stop patrolling: cancel every patrol order."""
+        """Stop patrolling: cancel every patrol order. Robots on an incident or a charger errand carry on,
+        and incidents are still dispatched (to any free robot)."""
         self.patrolling = False
+        self.members = None
         for r in self._robots.values():
             if r.mode is Mode.PATROL:
                 self._instant(r, "cancelOrder", now)
@@ -289,10 +297,9 @@ class PatrolDispatcher:
             self._resync(r, status)
         if r.mode is Mode.PATROL and status.driving:
             self.runtime.depart(r.info.robot_id, now)
-        if r.mode is Mode.IDLE and self.patrolling and status.last_node is not None and not r.stream.released \
-                and not r.resync:
+        if r.mode is Mode.IDLE and status.last_node is not None and not r.stream.released and not r.resync:
             # (a robot still driving released nodes joins where they end: a new order must stitch there)
-            self._join(r, status.last_node, now)
+            self._when_free(r, status.last_node, now)
         elif r.mode is Mode.PATROL:
             if not self._battery_low(r, now):
                 self._top_up(r, now)
@@ -333,8 +340,6 @@ class PatrolDispatcher:
             choice = self.dispatch_incident(job.incident, now)
             self._report(job, r, ok=False, now=now, states={}, outcome="offline",
                          next_robot=choice.robot_id if choice is not None else None)
-        if r.leaving:
-            self._drop(r)
 
     def recall_incident(self, incident_id: str, now: float) -> str | None:
         """The incident closed (its alarms cleared): the robot still on its way or on the scene is sent
@@ -350,12 +355,11 @@ class PatrolDispatcher:
                   if a in job.action_ids}
         self._instant(r, "cancelOrder", now)
         # it stops where it is (mid-edge perhaps): its own reports are the books until it stands, then it
-        # joins the patrol at the node it last passed
+        # joins the patrol at the node it last passed (or, not on the patrol, goes back to a charger)
         r.mode = Mode.IDLE
         r.resync = True
+        r.home_due = True
         self._report(job, r, ok=False, now=now, states=states, outcome="recalled")
-        if r.leaving:
-            self._drop(r)
         return r.info.robot_id
 
     def tick(self, now: float) -> None:
@@ -404,7 +408,8 @@ class PatrolDispatcher:
     def _send_to_incident(self, incident: Incident, now: float) -> IncidentAssignment | None:
         cands = []
         for r in self._robots.values():
-            if r.mode not in (Mode.PATROL, Mode.IDLE) or r.status is None or r.awaiting_state:
+            docking = r.mode is Mode.TO_CHARGER and r.docking  # on its way home, not for charge
+            if (r.mode not in (Mode.PATROL, Mode.IDLE) and not docking) or r.status is None or r.awaiting_state:
                 continue
             at, extra = self._base_end(r, now)
             if at is None:
@@ -424,6 +429,9 @@ class PatrolDispatcher:
         r = self._robots[choice.robot_id]
         if r.mode is Mode.PATROL:
             self._leave_patrol(r, now)
+        if r.charger is not None:  # it was on its way home: the charger is free again
+            self._charger_use.pop(r.charger, None)
+            r.charger, r.docking = None, False
         if self.paused:  # the patrol is held; an alarm is not: this robot goes
             self._instant(r, "stopPause", now)
         r.mode = Mode.INCIDENT
@@ -512,6 +520,17 @@ class PatrolDispatcher:
                 o.prefix = len(o.stream.released)
                 o.horizon_dirty = True
                 self._top_up(o, now)
+
+    def _when_free(self, r: _Robot, at: Node, now: float) -> None:
+        """An idle robot stands at `at` with nothing released: it joins the patrol when the running plan uses
+        it; back from an incident off the patrol, it goes to a free charger (its dock); else it waits."""
+        if self.patrolling and self.member(r.info.robot_id):
+            r.home_due = False
+            self._join(r, at, now)
+        elif r.home_due:
+            r.home_due = False
+            if self._free_chargers():
+                self._send_to_charger(r, now, why="back from its incident, off the patrol", dock=True)
 
     def _leave_patrol(self, r: _Robot, now: float) -> None:
         positions = self._patrol_positions(now, exclude=r.info.robot_id)
@@ -625,10 +644,9 @@ class PatrolDispatcher:
             ok = all(s == "FINISHED" for s in states.values())
             self._report(job, r, ok=ok, now=now, states=states, outcome="done" if ok else "failed")
             r.mode = Mode.IDLE
-            if r.leaving:
-                self._drop(r)
-            elif self.patrolling and st.last_node is not None and not r.stream.released:
-                self._join(r, st.last_node, now)
+            r.home_due = True
+            if st.last_node is not None and not r.stream.released:
+                self._when_free(r, st.last_node, now)
 
     def _report(self, job: _IncidentJob, r: _Robot, ok: bool, now: float, states: dict[str, str],
                 outcome: str, next_robot: str | None = None) -> None:
@@ -662,16 +680,19 @@ class PatrolDispatcher:
         need = needed_pct(r.info, lap_m + to_charger, self.battery.margin) + self.battery.reserve_pct
         return st.battery_pct < need
 
-    def _send_to_charger(self, r: _Robot, now: float) -> None:
+    def _send_to_charger(self, r: _Robot, now: float, why: str = "battery low", dock: bool = False) -> None:
         at, _ = self._base_end(r, now)
-        if at is None:
+        free = self._free_chargers()
+        if at is None or not free:
             return
-        charger = min(self._free_chargers(), key=lambda c: self.paths.dist(at, c))
-        self._leave_patrol(r, now)
+        charger = min(free, key=lambda c: self.paths.dist(at, c))
+        if r.mode is Mode.PATROL:
+            self._leave_patrol(r, now)
         self._charger_use[charger] = r.info.robot_id
         r.charger = charger
+        r.docking = dock
         r.mode = Mode.TO_CHARGER
-        log.info("robot %s: battery low, going to charger %r", r.info.robot_id, charger)
+        log.info("robot %s: %s, going to charger %r", r.info.robot_id, why, charger)
         route = self.paths.path(at, charger)
         order = r.stream.start(at, route[1:], [], now, lambda v: (), tag="charge")
         self._send(r, order, now)
@@ -682,18 +703,21 @@ class PatrolDispatcher:
         if st is None or r.charger is None or r.stream.released or st.last_node != r.charger:
             return
         r.mode = Mode.CHARGING
+        if r.docking and st.battery_pct >= self.battery.resume_pct:
+            self._finish_charging(r, now, charged=False)  # home with charge enough: it stands by there
+            return
         if "startCharging" in r.info.actions:
             self._instant(r, "startCharging", now)
 
-    def _finish_charging(self, r: _Robot, now: float) -> None:
-        if "stopCharging" in r.info.actions:
+    def _finish_charging(self, r: _Robot, now: float, charged: bool = True) -> None:
+        r.docking = False
+        if charged and "stopCharging" in r.info.actions:
             self._instant(r, "stopCharging", now)
         if r.charger is not None:
             self._charger_use.pop(r.charger, None)
         at = r.charger
         r.charger = None
         r.mode = Mode.IDLE
-        if r.leaving:
-            self._drop(r)
-        elif self.patrolling and at is not None:
-            self._join(r, at, now)
+        r.home_due = False  # it is at its dock
+        if at is not None:
+            self._when_free(r, at, now)

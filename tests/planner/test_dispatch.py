@@ -276,8 +276,8 @@ def test_a_plan_switch_re_plans_where_the_robots_are_and_the_incident_goes_on() 
     assert max(iv for _, iv in late) <= w.disp.plan.predicted_worst_s * 1.1
 
 
-def test_a_plan_with_other_robots_lets_go_of_the_rest_after_their_errands() -> None:
-    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0), "c": (14, 100.0)})
+def test_a_plan_with_other_robots_puts_the_rest_in_reserve_after_their_errands() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (7, 100.0), "c": (14, 100.0)}, chargers=[3])
     w.run(300.0)
     choice = w.disp.dispatch_incident(Incident("inc-6", 19, "smoke"), w.t)
     assert choice is not None
@@ -287,16 +287,25 @@ def test_a_plan_with_other_robots_lets_go_of_the_rest_after_their_errands() -> N
     w.run(w.t + 2.0)
     w.disp.switch_plan(w.disp.planner, w.t, keep={kept})
     assert [(rid, m.actions[0].action_type) for rid, m in w.fleet.instant] == [(idle_one, "cancelOrder")]
-    assert not w.disp.holds(idle_one) and w.disp.holds(busy) and w.disp.holds(kept)
+    assert w.disp.mode(idle_one) is Mode.IDLE and w.disp.mode(busy) is Mode.INCIDENT
+    assert not w.disp.member(idle_one) and not w.disp.member(busy) and w.disp.member(kept)
     assert w.disp.plan is not None and [a.robot_id for a in w.disp.plan.assignments] == [kept]
-    w.offline.add(idle_one)  # nobody feeds the dispatcher a robot it let go of
+    orders = len([rid for rid, _ in w.fleet.orders if rid == idle_one])
     w.run(w.t + 200.0)
     assert [(r.robot_id, r.outcome) for r in w.reports] == [(busy, "done")]
-    assert not w.disp.holds(busy), "let go of once its incident was done, not back on the patrol"
+    assert [rid for rid, _ in w.fleet.orders if rid == idle_one][orders:] == [], "the reserve gets no order"
+    # done, not on the plan: back to the charger (its dock), not onto the patrol
+    assert w.disp.mode(busy) in (Mode.TO_CHARGER, Mode.CHARGING, Mode.IDLE)
+    w.run(w.t + 200.0)
+    assert w.fleet.robots[busy].node == 3 and w.disp.mode(busy) is Mode.IDLE
     assert [a.robot_id for a in w.disp.plan.assignments] == [kept]
     w.run(w.t + 600.0)
     late = w.intervals(since=w.t - 300.0)
     assert max(late) <= LOOP * 1.05
+    # the reserve still answers alarms: the one standing next to the incident goes, the patrol goes on
+    near = 8 if w.fleet.robots[idle_one].node != 8 else 9
+    assert w.disp.dispatch_incident(Incident("inc-7", near, "door"), w.t) is not None
+    assert w.disp.mode(kept) is Mode.PATROL
 
 
 def test_an_incident_no_robot_can_take_waits_for_the_first_one_free() -> None:
@@ -595,3 +604,38 @@ def test_a_held_patrol_still_answers_an_alarm() -> None:
     w.disp.resume(w.t)
     w.run(w.t + 60.0)
     assert w.fleet.robots[other].node != held[other] and not w.fleet.robots[choice.robot_id].paused
+
+
+def test_with_no_patrol_an_alarm_still_sends_the_nearest_dog_which_then_goes_home() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (19, 100.0)}, chargers=[4, 15], start=False)
+    w.run(10.0)
+    assert not w.fleet.orders, "no plan runs: the dogs stand by"
+    choice = w.disp.dispatch_incident(Incident("inc-8", 18, "fence"), w.t)
+    assert choice is not None and choice.robot_id == "b", "the nearest dog goes"
+    w.run(w.t + 120.0)
+    assert [(r.incident_id, r.robot_id, r.outcome) for r in w.reports] == [("inc-8", "b", "done")]
+    w.run(w.t + 120.0)
+    # back to the nearer free charger with charge enough: it stands by there, not charging
+    assert w.fleet.robots["b"].node == 15 and w.disp.mode("b") is Mode.IDLE
+    assert not any(m.actions[0].action_type == "startCharging" for _, m in w.fleet.instant)
+    assert w.disp.mode("a") is Mode.IDLE and w.fleet.robots["a"].node == 0, "the other dog did not move"
+    # a plan starts later: both dogs patrol from where they stand
+    plan = w.disp.switch_plan(w.disp.planner, w.t)
+    assert plan is not None and {x.robot_id for x in plan.assignments} == {"a", "b"}
+    w.run(w.t + 600.0)
+    assert max(w.intervals(since=w.t - 200.0)) <= LOOP / 2 * 1.05
+
+
+def test_an_incident_outlives_the_end_of_the_patrol() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (10, 100.0)})
+    w.run(100.0)
+    choice = w.disp.dispatch_incident(Incident("inc-9", 19, "smoke"), w.t)
+    assert choice is not None
+    w.run(w.t + 2.0)
+    w.disp.cancel(w.t)  # the night plan ends at 06:00
+    other = "a" if choice.robot_id == "b" else "b"
+    assert w.disp.mode(other) is Mode.IDLE and w.disp.mode(choice.robot_id) is Mode.INCIDENT
+    w.run(w.t + 150.0)
+    assert [(r.incident_id, r.robot_id, r.outcome) for r in w.reports] == [("inc-9", choice.robot_id, "done")]
+    assert w.disp.mode(choice.robot_id) is Mode.IDLE and not w.disp.patrolling
+    assert w.fleet.robots[choice.robot_id].node == 19, "no charger on this map: it stands by at the scene"

@@ -115,11 +115,11 @@ async def test_plans_are_created_switched_to_without_a_stop_edited_and_stopped(
         await until(lambda: patrol.idleness()["cp_w7"]["idleness_s"] is not None, "cp_w7 visited")
         assert (await svc.client.put("/api/patrol/plans/99999", json=night, headers=supervisor)).status_code == 404
 
-        # for two dogs only: the third is let go (it stops where it is), the two go on without a stop
+        # for two dogs only: the third stops where it is and stands by, the two go on without a stop
         r = await svc.client.put(f"/api/patrol/plans/{plan_id}", headers=supervisor,
                                  json={**night, "checkpoints": ["cp_w7"], "robots": ["dog-01", "dog-02"]})
         assert r.status_code == 200, r.text
-        assert patrol.dispatcher is not None and not patrol.dispatcher.holds("dog-03")
+        assert patrol.dispatcher is not None and not patrol.dispatcher.member("dog-03")
         await until(lambda: not rt.fleet.robots["dog-03"].driving and not rt.fleet.robots["dog-03"].node_ids_ahead,
                     "dog-03 stopped")
         visits = patrol.visits
