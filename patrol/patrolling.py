@@ -1,9 +1,11 @@
 """Patrol plans in the store, the scheduler that runs them, and the bridge from the live fleet to the
 planner's dispatcher (VDA 5050 states in, orders out over MQTT).
 
-One plan patrols at a time: the first enabled plan (lowest `rank`) that is switched `on`, or
-`auto` with its weekly schedule active now. Robots: the plan's list, or every available patrol
-dog. A fresh store gets one plan, "all checkpoints, around the clock, any patrol dog".
+One plan patrols at a time: the first enabled plan (lowest `rank`; of equal ranks one switched `on`
+before one on its schedule) that is switched `on`, or `auto` with its weekly schedule active now.
+Robots: the plan's list, or every available patrol dog. A fresh store gets one plan, "all
+checkpoints, around the clock, any patrol dog". Dogs no plan uses (or all of them, when no plan is
+active) stand by: alarms still send the one with the lowest route time.
 """
 
 from __future__ import annotations
@@ -169,7 +171,9 @@ class PatrolService:
 
     async def plans(self) -> list[PatrolPlanRow]:
         async with self.rt.store.sessions() as s:
-            return list((await s.scalars(select(PatrolPlanRow).order_by(PatrolPlanRow.rank, PatrolPlanRow.id))).all())
+            rows = (await s.scalars(select(PatrolPlanRow).order_by(PatrolPlanRow.rank, PatrolPlanRow.id))).all()
+        # of equal ranks, a plan an operator switched on comes before one that runs by its schedule
+        return sorted(rows, key=lambda p: (p.rank, p.mode != PlanMode.ON.value, p.id))
 
     def validate(self, body: PlanIn) -> None:
         unknown = [c for c in body.checkpoints if c not in self.park.checkpoints]

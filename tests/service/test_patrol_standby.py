@@ -97,10 +97,18 @@ async def test_an_alarm_with_no_plan_running_sends_a_dog_which_then_docks(
         assert [e.kind for e in story if e.kind.startswith("robot_")][:3] == [
             "robot_dispatched", "robot_arrived", "robot_report"], [e.kind for e in story]
 
-        # a plan starts: both dogs patrol from where they stand
-        r = await svc.client.post(f"/api/patrol/plans/{plans[0]['id']}/start", headers=supervisor)
-        assert r.status_code == 200, r.text
+        # the default plan back on its schedule: both dogs patrol from where they stand
+        default = plans[0]
+        fields = {k: default[k] for k in ("name", "checkpoints", "schedule", "robots", "rank")}
+        r = await svc.client.put(f"/api/patrol/plans/{default['id']}", json={**fields, "mode": "auto"},
+                                 headers=supervisor)
+        assert r.status_code == 200 and r.json()["running"], r.text
         await until(lambda: all(mode(d) is Mode.PATROL for d in DOGS), "both dogs on the plan")
         visits = patrol.visits
         await until(lambda: patrol.visits >= visits + 4, "visits on the plan")
+        # a plan switched on by hand outranks a scheduled one of the same rank
+        r = await svc.client.post("/api/patrol/plans", headers=supervisor,
+                                  json={**fields, "name": "By hand", "checkpoints": ["cp_w12"], "mode": "on"})
+        assert r.status_code == 201 and r.json()["running"], r.text
+        assert patrol.running_plan == r.json()["id"]
         assert not refused, sorted(refused)
