@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from patrol.dispatch.incident import Candidate, choose_robot, needed_pct
 from patrol.dispatch.model import (
     BatteryPolicy,
@@ -121,6 +123,7 @@ class PatrolDispatcher:
         self._waiting: dict[str, tuple[Incident, float]] = {}  # incident id -> (incident, waiting since)
         self._robots: dict[str, _Robot] = {}
         self._charger_use: dict[Node, str] = {}
+        self._to_charger_m: np.ndarray | None = None  # per vertex, metres to the nearest charger
         self.patrolling = False
         self.paused = False
         self.members: frozenset[str] | None = None
@@ -199,6 +202,7 @@ class PatrolDispatcher:
             positions = {rid: p for rid, p in positions.items() if rid in keep}
         self.planner = planner
         self.paths = planner.paths
+        self._to_charger_m = None
         self.runtime = PatrolRuntime(planner, self.strategy)
         monitor = IdlenessMonitor(planner.checkpoints, self._on_visit)
         monitor.carry_over(self.monitor)
@@ -523,14 +527,30 @@ class PatrolDispatcher:
 
     def _when_free(self, r: _Robot, at: Node, now: float) -> None:
         """An idle robot stands at `at` with nothing released: it joins the patrol when the running plan uses
-        it; back from an incident off the patrol, it goes to a free charger (its dock); else it waits."""
+        it; off the patrol, it goes to a free charger (its dock) when it is back from an incident or its
+        charge would not take it to an alarm anywhere on the map and on to a charger; else it stands by."""
         if self.patrolling and self.member(r.info.robot_id):
             r.home_due = False
             self._join(r, at, now)
-        elif r.home_due:
+            return
+        short = self._short_for_standby(r, at)
+        if (r.home_due or short) and self._free_chargers():
+            why = "too little charge to answer an alarm anywhere" if short else "back from its incident, off the patrol"
             r.home_due = False
-            if self._free_chargers():
-                self._send_to_charger(r, now, why="back from its incident, off the patrol", dock=True)
+            self._send_to_charger(r, now, why=why, dock=True)
+
+    def _short_for_standby(self, r: _Robot, at: Node) -> bool:
+        """A robot standing by must be able to answer an alarm at the farthest vertex and then reach a charger,
+        with the reserve left (a rule no charge could meet, on a map too large for one charge, is not applied)."""
+        st = r.status
+        if st is None or st.charging or not self.chargers or at not in self.paths:
+            return False
+        if self._to_charger_m is None:
+            cols = [self.paths.index[c] for c in self.chargers]
+            self._to_charger_m = self.paths.matrix[:, cols].min(axis=1)
+        reach = float(np.max(self.paths.matrix[self.paths.index[at]] + self._to_charger_m))
+        need = needed_pct(r.info, reach, self.battery.margin) + self.battery.reserve_pct
+        return need <= self.battery.resume_pct and st.battery_pct < need
 
     def _leave_patrol(self, r: _Robot, now: float) -> None:
         positions = self._patrol_positions(now, exclude=r.info.robot_id)

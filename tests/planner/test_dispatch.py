@@ -524,8 +524,9 @@ def test_a_lost_incident_order_goes_again_from_where_the_robot_stands() -> None:
 
 def test_a_lost_charger_order_goes_again_from_where_the_robot_stands() -> None:
     battery = BatteryPolicy(reserve_pct=15.0, resume_pct=90.0, margin=1.2)
-    w = make_world(grid(5, 4), {"a": (0, 100.0), "low": (12, 12.0)}, chargers=[19], battery=battery)
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "low": (12, 100.0)}, chargers=[19], battery=battery)
     low = w.fleet.robots["low"]
+    low.battery = 12.0  # low once on the patrol (standing by at 12 %, it would have docked at once)
     low.deaf = True  # it holds its first patrol order; the charger order sent on its next state is lost
     run_until_it_stands(w, "low")
     assert w.disp.mode("low") is Mode.TO_CHARGER
@@ -639,3 +640,18 @@ def test_an_incident_outlives_the_end_of_the_patrol() -> None:
     assert [(r.incident_id, r.robot_id, r.outcome) for r in w.reports] == [("inc-9", choice.robot_id, "done")]
     assert w.disp.mode(choice.robot_id) is Mode.IDLE and not w.disp.patrolling
     assert w.fleet.robots[choice.robot_id].node == 19, "no charger on this map: it stands by at the scene"
+
+
+def test_a_dog_standing_by_docks_to_charge_when_it_could_not_answer_an_alarm_anywhere() -> None:
+    # grid(5, 4), 10 m edges, charger at 0: from 18 an alarm at 4 or 19 and on to the charger is 80 m,
+    # 80 m x 0.02 %/m x 1.2 = 1.9 % on top of the 15 % reserve
+    w = make_world(grid(5, 4), {"ok": (19, 30.0), "low": (18, 16.5)}, chargers=[0], start=False)
+    w.run(200.0)
+    assert w.fleet.robots["ok"].node == 19 and w.disp.mode("ok") is Mode.IDLE, "charge enough: it stands by"
+    assert w.fleet.robots["low"].node == 0, "the low one docked"
+    assert [m.actions[0].action_type for rid, m in w.fleet.instant if rid == "low"] == [
+        "startCharging", "stopCharging"]
+    assert w.disp.mode("low") is Mode.IDLE and w.fleet.robots["low"].battery >= 90.0
+    # charged, it answers from its dock: an alarm next to it sends it
+    choice = w.disp.dispatch_incident(Incident("inc-10", 1, "door"), w.t)
+    assert choice is not None and choice.robot_id == "low"
