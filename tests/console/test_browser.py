@@ -98,6 +98,24 @@ def test_operator_holds_and_releases_the_patrol(server: LiveServer, browser: Any
     assert not page.pp_errors, page.pp_errors
 
 
+def test_supervisor_stops_the_plan_and_the_panel_says_the_dogs_stand_by(server: LiveServer, browser: Any) -> None:
+    page = log_in(browser, server, Role.SUPERVISOR)
+    page.click("button[data-tab=patrol]")
+    running = page.locator("#plans li.running")
+    running.wait_for(timeout=10_000)
+    running.get_by_role("button", name="Stop").click()
+    standby = page.locator("#plans li[data-standby]")
+    standby.wait_for(timeout=10_000)
+    assert "stand by" in standby.inner_text()
+    assert page.locator("#plans li.running").count() == 0
+    patrol = server.runtime.extras["patrol"]
+    assert patrol.running_plan is None and patrol.dispatcher is not None and not patrol.dispatcher.patrolling
+    page.locator("#plans li").nth(1).get_by_role("button", name="Start").click()
+    page.locator("#plans li.running").wait_for(timeout=10_000)
+    assert page.locator("#plans li[data-standby]").count() == 0
+    assert not page.pp_errors, page.pp_errors
+
+
 def test_operator_watches_acks_and_stops(server: LiveServer, browser: Any, broker: BrokerEndpoint) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     park = server.runtime.park

@@ -390,7 +390,9 @@ async function loadPatrol() {
   if (ri.ok) { S.heat = status.checkpoints || {}; applyHeat(S.heat, document.getElementById("heat").checked); }
   const onPlan = Object.entries(status.robots || {}).map(([id, mode]) => `${id} (${mode})`).join(", ");
   const overdue = Object.values(status.checkpoints || {}).filter((c) => c.overdue).length;
-  document.getElementById("plans").replaceChildren(...(plans.items || plans).map((p) => el("li", { dataset: { plan: p.id }, class: p.running ? "running" : "" },
+  const standby = ri.ok && status.running_plan == null
+    ? [el("li", { class: "muted", dataset: { standby: "1" } }, `${t("standby")} · ${onPlan || t("none")}`)] : [];
+  document.getElementById("plans").replaceChildren(...standby, ...(plans.items || plans).map((p) => el("li", { dataset: { plan: p.id }, class: p.running ? "running" : "" },
     el("b", {}, p.name || String(p.id)), ` ${p.running ? "▶" : "■"} `, el("span", { class: "muted" }, `${p.schedule || ""} · ${p.mode || ""}`),
     el("div", { class: "muted" }, p.running ? `${status.paused ? t("paused") + " · " : ""}${t("robots")}: ${onPlan || t("none")} · overdue ${overdue}/${Object.keys(status.checkpoints || {}).length}`
       : `${t("robots")}: ${(p.robots || []).join(", ") || "*"}`),

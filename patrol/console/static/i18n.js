@@ -13,7 +13,7 @@ const I18N = {
     needop: "operator role required", needsup: "supervisor role required", clickmap: "Click the map to choose the point — Esc cancels",
     heat: "Idleness heat on map", start: "Start", stopplan: "Stop", window: "Window", load: "Load", play: "Play",
     camera: "Camera", nocamera: "This robot declares no camera stream.", timeline: "Timeline", close: "Close",
-    sent: "sent", failed: "failed", assignee: "Assign to (user name)", note: "Comment text", none: "none",
+    sent: "sent", failed: "failed", assignee: "Assign to (user name)", note: "Comment text", none: "none", standby: "No plan running: the dogs stand by and answer alarms",
     zone: "Zone", armed: "armed", disarmed: "disarmed", alarm: "ALARM", route: "route ahead", detection: "detection",
   },
   zh: {
@@ -28,7 +28,7 @@ const I18N = {
     needop: "需要操作员权限", needsup: "需要主管权限", clickmap: "点击地图选择目标点——Esc 取消",
     heat: "地图显示巡检空闲热度", start: "开始", stopplan: "停止", window: "时间窗", load: "加载", play: "播放",
     camera: "摄像头", nocamera: "该机器人未声明视频流。", timeline: "时间线", close: "关闭",
-    sent: "已发送", failed: "失败", assignee: "指派给（用户名）", note: "备注内容", none: "无",
+    sent: "已发送", failed: "失败", assignee: "指派给（用户名）", note: "备注内容", none: "无", standby: "当前无巡逻计划：机器狗待命，告警时出动",
     zone: "区域", armed: "布防", disarmed: "撤防", alarm: "告警", route: "前方路线", detection: "检测",
   },
 };
