@@ -53,12 +53,18 @@ class BrokerSpec:
         return cls(parts.hostname, parts.port or 1883, creds)
 
 
+_STOP = ("", b"", 0, False)
+"""Queued by `BridgePublisher.__aexit__`: say offline and disconnect."""
+
+
 class BridgePublisher:
     """The Zigbee2MQTT bridge's MQTT connection: queues messages, reconnects with backoff.
 
     Publishes `zigbee2mqtt/bridge/state` online (retained) with an `offline` last will, like
     Zigbee2MQTT. Messages published while the broker is away wait in a bounded queue (oldest
-    dropped and counted when full) and go out after the reconnect.
+    dropped and counted when full) and go out after the reconnect. On exit it sends what is queued,
+    says `offline` itself and disconnects cleanly (cancelling a publish in flight instead lets
+    aiomqtt register a writer for a socket it has closed already: an error at every shutdown).
     """
 
     def __init__(self, broker: BrokerSpec, *, client_id: str = "parkpatrol-sim-zigbee2mqtt",
@@ -90,13 +96,19 @@ class BridgePublisher:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._task is not None:
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self.flush()
+        if self.connected.is_set() and not self._queue.full():
+            self._queue.put_nowait(_STOP)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2.0):
-                    await self.flush()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                    await asyncio.shield(self._task)
+        self._task.cancel()  # not connected, or the broker does not answer: nothing more to lose
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
     def _client(self) -> aiomqtt.Client:
         creds = self._broker.for_device("zigbee2mqtt")
@@ -119,6 +131,12 @@ class BridgePublisher:
                     while True:
                         if pending is None:
                             pending = await self._queue.get()
+                        if pending is _STOP:
+                            self._queue.task_done()
+                            await client.publish(BRIDGE_STATE_TOPIC, json.dumps({"state": "offline"}), qos=1,
+                                                 retain=True, timeout=2.0)
+                            await asyncio.sleep(0)  # aiomqtt's socket callbacks for that publish run first
+                            return
                         topic, payload, qos, retain = pending
                         await client.publish(topic, payload, qos=qos, retain=retain, timeout=10.0)
                         pending = None

@@ -166,7 +166,9 @@ class PatrolDispatcher:
                  and not r.stream.released]
         self.patrolling = True
         if not ready:
-            log.warning("patrol started without any located idle robot; robots join as they report")
+            # at start-up nobody has reported yet: that is no fault
+            (log.warning if self._robots else log.info)(
+                "patrol started without any located idle robot; robots join as they report")
             return None
         if self.runtime.robots:  # a patrol is running: these robots join it
             for r in ready:
