@@ -7,9 +7,9 @@ Computed lazily once per process and cached.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,9 +94,24 @@ def _cut(photo: Image, box: tuple[int, int, int, int]) -> PersonSprite:
                         np.ascontiguousarray(alpha[by1:by2, bx1:bx2]))
 
 
-@functools.cache
+_sprites: tuple[PersonSprite, ...] | None = None
+_sprites_lock = threading.Lock()
+
+
 def person_sprites() -> tuple[PersonSprite, ...]:
-    """All person cut-outs, each also mirrored: deterministic, cached per process."""
+    """All person cut-outs, each also mirrored: deterministic, made once per process. One thread makes
+    them while the others wait (the simulation's warm-up thread and a camera's first frame could decode
+    and cut the same photos at the same time; a crash inside OpenCV's `imread` was once seen in that
+    warm-up, cause unknown, so they no longer overlap)."""
+    global _sprites
+    if _sprites is None:
+        with _sprites_lock:
+            if _sprites is None:
+                _sprites = _make_sprites()
+    return _sprites
+
+
+def _make_sprites() -> tuple[PersonSprite, ...]:
     root = assets_dir()
     photos: dict[str, Image] = {}
     sprites: list[PersonSprite] = []
