@@ -514,6 +514,9 @@ class PatrolDispatcher:
             self._top_up(r, now)
 
     def _join(self, r: _Robot, at: Node, now: float) -> None:
+        if r.charger is not None:  # it leaves its charger
+            self._charger_use.pop(r.charger, None)
+            r.charger = None
         r.mode = Mode.PATROL
         positions = self._patrol_positions(now)
         self.runtime.add_robot(RobotPosition(r.info.robot_id, at), now, positions)
@@ -536,10 +539,18 @@ class PatrolDispatcher:
             self._join(r, at, now)
             return
         short = self._short_for_standby(r, at)
-        if (r.home_due or short) and self._free_chargers():
-            why = "too little charge to answer an alarm anywhere" if short else "back from its incident, off the patrol"
+        if r.charger is not None:  # docked: it keeps its charger while it stands by, and charges there if short
+            if short and r.charger == at:
+                r.mode = Mode.CHARGING
+                if "startCharging" in r.info.actions:
+                    self._instant(r, "startCharging", now)
+            return
+        if short and self._free_chargers(evict=True):
             r.home_due = False
-            self._send_to_charger(r, now, why=why, dock=True)
+            self._send_to_charger(r, now, why="too little charge to answer an alarm anywhere")
+        elif r.home_due and self._free_chargers():
+            r.home_due = False
+            self._send_to_charger(r, now, why="back from its incident, off the patrol", dock=True)
 
     def _short_for_standby(self, r: _Robot, at: Node) -> bool:
         """A robot standing by must be able to answer an alarm at the farthest vertex and then reach a charger,
@@ -680,12 +691,39 @@ class PatrolDispatcher:
             self._on_report(report)
 
     # -- battery ---------------------------------------------------------------------------------
-    def _free_chargers(self) -> list[Node]:
-        return [c for c in self.chargers if c not in self._charger_use]
+    def _free_chargers(self, evict: bool = False) -> list[Node]:
+        """Chargers nobody is on or bound for; with `evict`, also those a robot only stands by on (docked, not
+        charging): it makes way for a robot that needs the charge."""
+        return [c for c in self.chargers if c not in self._charger_use or (evict and self._standing_by_on(c))]
+
+    def _standing_by_on(self, charger: Node) -> bool:
+        rid = self._charger_use.get(charger)
+        r = self._robots.get(rid) if rid is not None else None
+        return r is not None and r.mode is Mode.IDLE and r.charger == charger
+
+    def _claim_charger(self, charger: Node, r: _Robot, now: float) -> None:
+        occupant = self._charger_use.get(charger)
+        if occupant is not None and occupant != r.info.robot_id:
+            self._make_way(self._robots[occupant], now)
+        self._charger_use[charger] = r.info.robot_id
+        r.charger = charger
+
+    def _make_way(self, o: _Robot, now: float) -> None:
+        """A robot standing by on a charger another robot needs moves to the nearest vertex that is no charger."""
+        at, o.charger = o.charger, None
+        if at is None:
+            return
+        self._charger_use.pop(at, None)
+        away = [v for v in self.paths.neighbours(at) if v not in self.chargers]
+        if not away or o.stream.released:
+            return
+        step = min(away, key=lambda v: self.paths.dist(at, v))
+        log.info("robot %s makes way on charger %r, standing by at %r", o.info.robot_id, at, step)
+        self._send(o, o.stream.start(at, [step], [], now, lambda v: (), tag="standby"), now)
 
     def _battery_low(self, r: _Robot, now: float) -> bool:
         st = r.status
-        free = self._free_chargers()
+        free = self._free_chargers(evict=True)
         if st is None or not free or st.charging:
             return False
         rid = r.info.robot_id
@@ -704,14 +742,14 @@ class PatrolDispatcher:
 
     def _send_to_charger(self, r: _Robot, now: float, why: str = "battery low", dock: bool = False) -> None:
         at, _ = self._base_end(r, now)
-        free = self._free_chargers()
+        free = self._free_chargers(evict=not dock)
         if at is None or not free:
             return
-        charger = min(free, key=lambda c: self.paths.dist(at, c))
+        # a charger nobody stands on first; else one a robot only stands by on (it makes way)
+        charger = min(free, key=lambda c: (c in self._charger_use, self.paths.dist(at, c)))
         if r.mode is Mode.PATROL:
             self._leave_patrol(r, now)
-        self._charger_use[charger] = r.info.robot_id
-        r.charger = charger
+        self._claim_charger(charger, r, now)
         r.docking = dock
         r.mode = Mode.TO_CHARGER
         log.info("robot %s: %s, going to charger %r", r.info.robot_id, why, charger)
@@ -732,14 +770,12 @@ class PatrolDispatcher:
             self._instant(r, "startCharging", now)
 
     def _finish_charging(self, r: _Robot, now: float, charged: bool = True) -> None:
+        """Charged (or home with charge enough): it joins the patrol, or stands by on its charger, which stays
+        its own until it leaves or makes way for a robot that needs the charge."""
         r.docking = False
         if charged and "stopCharging" in r.info.actions:
             self._instant(r, "stopCharging", now)
-        if r.charger is not None:
-            self._charger_use.pop(r.charger, None)
-        at = r.charger
-        r.charger = None
         r.mode = Mode.IDLE
         r.home_due = False  # it is at its dock
-        if at is not None:
-            self._when_free(r, at, now)
+        if r.charger is not None:
+            self._when_free(r, r.charger, now)

@@ -655,3 +655,20 @@ def test_a_dog_standing_by_docks_to_charge_when_it_could_not_answer_an_alarm_any
     # charged, it answers from its dock: an alarm next to it sends it
     choice = w.disp.dispatch_incident(Incident("inc-10", 1, "door"), w.t)
     assert choice is not None and choice.robot_id == "low"
+
+
+def test_a_docked_dog_keeps_its_charger_and_makes_way_only_for_a_dog_that_needs_the_charge() -> None:
+    w = make_world(grid(5, 4), {"a": (1, 100.0), "b": (19, 100.0)}, chargers=[0], start=False)
+    w.run(5.0)
+    assert w.disp.dispatch_incident(Incident("inc-11", 1, "door"), w.t).robot_id == "a"  # type: ignore[union-attr]
+    w.run(w.t + 60.0)
+    assert w.fleet.robots["a"].node == 0 and w.disp.mode("a") is Mode.IDLE, "a docked after its incident"
+    assert w.disp.dispatch_incident(Incident("inc-12", 18, "fence"), w.t).robot_id == "b"  # type: ignore[union-attr]
+    w.run(w.t + 60.0)
+    assert [(r.robot_id, r.outcome) for r in w.reports] == [("a", "done"), ("b", "done")]
+    assert w.fleet.robots["b"].node == 18 and w.fleet.robots["a"].node == 0, "the only charger is a's: b stays"
+    w.fleet.robots["b"].battery = 16.0  # now b could not answer an alarm at the far end: it needs the charge
+    w.run(w.t + 120.0)
+    assert w.fleet.robots["b"].node == 0 and w.disp.mode("b") in (Mode.CHARGING, Mode.IDLE)
+    assert w.fleet.robots["a"].node in (1, 5) and w.disp.mode("a") is Mode.IDLE, "a made way next to it"
+    assert [o.order_id.split("-")[0] for rid, o in w.fleet.orders if rid == "a"][-1] == "standby"
