@@ -180,6 +180,8 @@ class PatrolDispatcher:
         plan = self.runtime.start([self._stand_position(r) for r in ready], now)
         for r in ready:
             self._new_patrol_order(r, now)
+            if self.paused:  # an operator's hold outlives a time with no plan running
+                self._instant(r, "startPause", now)
         return plan
 
     def switch_plan(self, planner: Planner, now: float, keep: Collection[str] | None = None) -> PatrolPlan | None:

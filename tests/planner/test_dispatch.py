@@ -672,3 +672,15 @@ def test_a_docked_dog_keeps_its_charger_and_makes_way_only_for_a_dog_that_needs_
     assert w.fleet.robots["b"].node == 0 and w.disp.mode("b") in (Mode.CHARGING, Mode.IDLE)
     assert w.fleet.robots["a"].node in (1, 5) and w.disp.mode("a") is Mode.IDLE, "a made way next to it"
     assert [o.order_id.split("-")[0] for rid, o in w.fleet.orders if rid == "a"][-1] == "standby"
+
+
+def test_a_hold_outlives_a_time_with_no_plan_running() -> None:
+    w = make_world(grid(5, 4), {"a": (0, 100.0), "b": (10, 100.0)})
+    w.run(50.0)
+    w.disp.pause(w.t)
+    w.disp.cancel(w.t)  # the plan ends while the patrol is held
+    w.run(w.t + 10.0)
+    w.fleet.instant.clear()
+    w.disp.switch_plan(w.disp.planner, w.t)  # the next plan starts held
+    assert sorted((rid, m.actions[0].action_type) for rid, m in w.fleet.instant) == [
+        ("a", "startPause"), ("b", "startPause")]
